@@ -1,0 +1,1 @@
+"""Software-defined assets, one package per flow; each exposes its own ``defs``."""

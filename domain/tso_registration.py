@@ -1,0 +1,41 @@
+"""Which devices the TSO must be told about, and the registration message for each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+
+def registration_payload(device: Mapping[str, Any]) -> dict[str, Any]:
+    """The registration the TSO receives: the allocation point's EAN and the device's facts.
+
+    Only ids the TSO needs: the site EAN (used in TSO processes) and the platform's device id.
+    No customer data.
+    """
+    rated = device["rated_power_kw"]
+    return {
+        "device_ref": device["device_id"],
+        "site_ean": device["site_ean"],
+        "device_type": device["device_type"],
+        "rated_power_kw": str(Decimal(rated).normalize()) if rated is not None else None,
+    }
+
+
+def payload_digest(payload: Mapping[str, Any]) -> str:
+    """A stable hash of a payload, so an unchanged device is not registered twice."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def due_registrations(
+    devices: Iterable[Mapping[str, Any]], accepted_digests: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Payloads for devices never accepted by the TSO, or changed since their last acceptance."""
+    due = []
+    for device in devices:
+        payload = registration_payload(device)
+        if accepted_digests.get(device["device_id"]) != payload_digest(payload):
+            due.append(payload)
+    return due

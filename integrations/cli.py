@@ -1,0 +1,108 @@
+"""The ``vppal`` command line: ``vppal db start|stop|status|url``, ``vppal summary``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from integrations.database import admin
+from integrations.database.urls import (
+    EXTERNAL_URL_VARIABLE,
+    database_url,
+    embedded_server,
+    external_url,
+)
+
+
+def _db_start() -> int:
+    print(admin.prepare_database())
+    return 0
+
+
+def _db_stop() -> int:
+    if external_url() is not None:
+        print(f"{EXTERNAL_URL_VARIABLE} is set: the external server is not ours to stop")
+        return 0
+    stopped = embedded_server().stop()
+    print("stopped" if stopped else "was not running")
+    return 0
+
+
+def _db_status() -> int:
+    if external_url() is not None:
+        print(f"external server from {EXTERNAL_URL_VARIABLE}")
+        return 0
+    status = embedded_server().status()
+    print(status.describe())
+    return 0 if status.running else 3
+
+
+def _db_url() -> int:
+    try:
+        print(database_url())
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dbt(dbt_args: list[str]) -> int:
+    """Run dbt in dbt_project/ with the platform database's connection in the environment."""
+    import subprocess
+    from pathlib import Path
+
+    from integrations.database.resource import PostgresResource
+    from integrations.settings import DBT_PROJECT_DIR
+
+    PostgresResource().export_for_dbt()
+    dbt = str(Path(sys.executable).parent / "dbt")
+    return subprocess.call([dbt, *dbt_args, "--profiles-dir", "."], cwd=DBT_PROJECT_DIR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, exposed for tests."""
+    parser = argparse.ArgumentParser(prog="vppal", description="VPP Aggregation Layer tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="manage the platform's PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    commands.add_parser("summary", help="print what the registry holds")
+    commands.add_parser("demo", help="run the registry job end to end on the bundled sample")
+    dev = commands.add_parser("dev", help="start the Dagster UI with the project's instance")
+    dev.add_argument("--port", type=int, default=3000)
+    dbt = commands.add_parser("dbt", help="run dbt against the platform database")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    sims = commands.add_parser("simulators", help="serve the TSO and device-cloud simulators")
+    sims.add_argument("--tso-port", type=int, default=8701)
+    sims.add_argument("--device-cloud-port", type=int, default=8702)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vppal`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "db":
+        actions = {"start": _db_start, "stop": _db_stop, "status": _db_status, "url": _db_url}
+        return actions[args.action]()
+    if args.command == "demo":
+        from orchestration.demo import run_demo
+
+        return run_demo()
+    if args.command == "dev":
+        from orchestration.dev import run_dev
+
+        return run_dev(args.port)
+    if args.command == "dbt":
+        return _dbt(args.dbt_args)
+    if args.command == "simulators":
+        from simulators.serve import serve_simulators
+
+        return serve_simulators(args.tso_port, args.device_cloud_port)
+    if args.command == "summary":
+        from integrations.summary import print_summary
+
+        return print_summary(database_url())
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""PostgreSQL: the embedded server, connection URLs and the platform's base schema."""

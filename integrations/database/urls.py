@@ -1,0 +1,73 @@
+"""Which PostgreSQL the platform talks to: ``VPPAL_DATABASE_URL`` or the embedded server.
+
+One code path for both: everything asks :func:`database_url`, and the embedded server is only
+consulted when no external URL is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+from integrations.database.embedded import EmbeddedPostgres
+from integrations.settings import VAR_DIR
+
+APP_DATABASE = "vppal"
+EXTERNAL_URL_VARIABLE = "VPPAL_DATABASE_URL"
+STORAGE_URL_VARIABLE = "VPPAL_DAGSTER_STORAGE_URL"
+
+
+def embedded_server() -> EmbeddedPostgres:
+    """The project's embedded cluster under ``var/postgres``."""
+    return EmbeddedPostgres(VAR_DIR / "postgres")
+
+
+def external_url() -> str | None:
+    """The external server's URL when one is configured."""
+    value = os.environ.get(EXTERNAL_URL_VARIABLE, "").strip()
+    return value or None
+
+
+def database_url() -> str:
+    """The application database: the external URL, or ``vppal`` on the embedded server."""
+    return external_url() or embedded_server().url(APP_DATABASE)
+
+
+def with_database(url: str, database: str) -> str:
+    """Return ``url`` pointing at another database of the same server."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    """The database part of a libpq URL."""
+    return urlsplit(url).path.lstrip("/") or APP_DATABASE
+
+
+def dagster_storage_url() -> str:
+    """Dagster's run, event-log and schedule storage: a separate database on the same server."""
+    explicit = os.environ.get(STORAGE_URL_VARIABLE, "").strip()
+    if explicit:
+        return explicit
+    url = database_url()
+    return with_database(url, f"{database_name(url)}_dagster")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    scheme, rest = url.split("://", 1)
+    if "+" in scheme:
+        return url
+    return f"postgresql+psycopg://{rest}"
+
+
+def libpq_parts(url: str) -> dict[str, str]:
+    """Host, port, user, password and database of ``url`` (for dbt's profile)."""
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+        "dbname": database_name(url),
+    }

@@ -1,0 +1,22 @@
+"""A ``requests`` session with timeouts and retries with backoff, shared by the HTTP clients."""
+
+from __future__ import annotations
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+
+def retrying_session(retries: int = 3, backoff_s: float = 0.5) -> requests.Session:
+    """A session that retries connection errors and 429/502/503/504 with exponential backoff."""
+    retry = Retry(
+        total=retries,
+        backoff_factor=backoff_s,
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session

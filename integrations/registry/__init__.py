@@ -1,0 +1,1 @@
+"""Registry files from the landing zone into PostgreSQL."""

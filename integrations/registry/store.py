@@ -1,0 +1,160 @@
+"""Registry state in PostgreSQL: read the latest versions, write a file's outcome atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from domain.registry import FileOutcome, RegistryState
+from integrations.registry.reader import LandedFile
+
+# Columns stored per entity besides (file_id, source_line, received_at).
+VERSION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "locations": ("location_id", "customer_id", "ean"),
+    "sites": ("site_id", "location_id", "ean"),
+    "devices": (
+        "device_id",
+        "site_id",
+        "device_type",
+        "rated_power_kw",
+        "controllable",
+        "oem",
+        "strike_price_eur_mwh",
+    ),
+    "pools": ("pool_id", "market", "name"),
+    "memberships": ("device_id", "pool_id", "valid_from", "valid_to"),
+    "contracts": (
+        "customer_id",
+        "revenue_share_pct",
+        "fee_eur_per_activation",
+        "valid_from",
+        "valid_to",
+    ),
+}
+VERSION_KEYS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "locations": ("location_id",),
+    "sites": ("site_id",),
+    "devices": ("device_id",),
+    "pools": ("pool_id",),
+    "memberships": ("device_id", "pool_id", "valid_from"),
+    "contracts": ("customer_id", "valid_from"),
+}
+LOCK_KEY = "vppal.registry.load"
+
+
+def _latest(conn: psycopg.Connection, entity: str) -> list[tuple[Any, ...]]:
+    keys = ", ".join(VERSION_KEYS[entity])
+    columns = ", ".join(VERSION_COLUMNS[entity])
+    return conn.execute(
+        f"select distinct on ({keys}) {columns} from raw.registry_{entity} "
+        f"order by {keys}, file_id desc, source_line desc"
+    ).fetchall()
+
+
+def load_state(conn: psycopg.Connection) -> RegistryState:
+    """Rebuild the registry's latest state from the stored versions and personal data."""
+    state = RegistryState()
+    for customer_id, name, email, address in conn.execute(
+        "select customer_id, name, email, address from pii.customers"
+    ):
+        state.customers[customer_id] = (name, email, address)
+    for location_id, customer_id, ean in _latest(conn, "locations"):
+        state.locations[location_id] = (customer_id, ean)
+        state.eans[ean] = f"location {location_id}"
+    for site_id, location_id, ean in _latest(conn, "sites"):
+        state.sites[site_id] = (location_id, ean)
+        state.eans[ean] = f"site {site_id}"
+    for device_id, *values in _latest(conn, "devices"):
+        state.devices[device_id] = tuple(values)
+    for pool_id, market, name in _latest(conn, "pools"):
+        state.pools[pool_id] = (market, name)
+    for device_id, pool_id, valid_from, valid_to in _latest(conn, "memberships"):
+        state.memberships.setdefault(device_id, {})[(pool_id, valid_from)] = valid_to
+    for customer_id, share, fee, valid_from, valid_to in _latest(conn, "contracts"):
+        state.contracts[(customer_id, valid_from)] = (share, fee, valid_to)
+    return state
+
+
+def already_loaded(conn: psycopg.Connection, landed: LandedFile) -> bool:
+    """Tell whether this exact file (batch, name and content) was loaded before."""
+    row = conn.execute(
+        "select 1 from raw.registry_files where batch = %s and file_name = %s "
+        "and content_sha256 = %s",
+        (landed.batch, landed.name, landed.content_sha256),
+    ).fetchone()
+    return row is not None
+
+
+def write_file(
+    conn: psycopg.Connection, landed: LandedFile, outcome: FileOutcome | None, received_at: datetime
+) -> int:
+    """Store a file's new versions, personal data and quarantine rows; return the file id."""
+    entity = landed.entity or "unknown"
+    changed = outcome.changed if outcome else []
+    rejected = outcome.rejected if outcome else []
+    file_id = conn.execute(
+        "insert into raw.registry_files (batch, file_name, entity, content_sha256, rows_total,"
+        " rows_loaded, rows_unchanged, rows_quarantined, loaded_at)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
+        (
+            landed.batch,
+            landed.name,
+            entity,
+            landed.content_sha256,
+            (outcome.total if outcome else 0),
+            len(changed),
+            (outcome.unchanged if outcome else 0),
+            len(rejected) + len(landed.problems),
+            received_at,
+        ),
+    ).fetchone()[0]
+    if changed:
+        columns = VERSION_COLUMNS[entity]
+        target = ", ".join((*columns, "file_id", "source_line", "received_at"))
+        with conn.cursor().copy(f"copy raw.registry_{entity} ({target}) from stdin") as copy:
+            for record in changed:
+                copy.write_row(
+                    (*(record[c] for c in columns), file_id, record["source_line"], received_at)
+                )
+        if entity == "customers":
+            conn.cursor().executemany(
+                "insert into pii.customers (customer_id, name, email, address, updated_at)"
+                " values (%s, %s, %s, %s, %s) on conflict (customer_id) do update set"
+                " name = excluded.name, email = excluded.email, address = excluded.address,"
+                " updated_at = excluded.updated_at",
+                [
+                    (r["customer_id"], r["name"], r["email"], r["address"], received_at)
+                    for r in changed
+                ],
+            )
+    quarantine = [
+        (landed.source, line, entity, Jsonb({}), code, reason, received_at)
+        for line, code, reason in landed.problems
+    ] + [
+        (landed.source, r.line, entity, Jsonb(r.record), r.code, r.reason, received_at)
+        for r in rejected
+    ]
+    insert_quarantine(conn, quarantine)
+    return file_id
+
+
+QuarantineRow = tuple[str, int | None, str, Jsonb, str, str, datetime]
+
+
+def insert_quarantine(conn: psycopg.Connection, rows: list[QuarantineRow]) -> None:
+    """Record refused records: (source, line, entity, record, reason_code, reason, received_at).
+
+    A record refused again for the same reason at the same place is recorded once.
+    """
+    if rows:
+        conn.cursor().executemany(
+            "insert into ops.quarantine (source, source_line, entity, record, reason_code, reason,"
+            " received_at) values (%s, %s, %s, %s, %s, %s, %s)"
+            " on conflict (source, source_line, reason_code) do nothing",
+            rows,
+        )

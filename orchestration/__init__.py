@@ -1,0 +1,1 @@
+"""Orchestration: the one Definitions entry point, jobs, schedules and the environment switch."""

@@ -1,0 +1,19 @@
+"""The single Dagster entry point: merges each package's small ``defs`` with the resources."""
+
+import dagster as dg
+
+import assets.ops
+import assets.registry
+import sensors
+from assets.dbt_models import dbt_models
+from orchestration import jobs
+from orchestration.resources import build_resources
+
+defs = dg.Definitions.merge(
+    assets.registry.defs,
+    assets.ops.defs,
+    dg.Definitions(assets=[dbt_models]),
+    jobs.defs,
+    sensors.defs,
+    dg.Definitions(resources=build_resources()),
+)

@@ -1,0 +1,132 @@
+"""A small threaded JSON-over-HTTP service: the base of the TSO and device-cloud simulators."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a route handler gets: the path, query parameters and the parsed JSON body."""
+
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+class HttpError(Exception):
+    """Answer with ``status`` and a JSON error message."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        """Keep the status beside the message."""
+        super().__init__(message)
+        self.status = status
+
+
+Handler = Callable[[Request], tuple[HTTPStatus, Any]]
+
+
+class JsonService:
+    """Routes (method, path) to handlers and serves them on 127.0.0.1 in a background thread."""
+
+    def __init__(self, name: str) -> None:
+        """An empty service named ``name`` (used in logs and /health)."""
+        self.name = name
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.route("GET", "/health")(lambda _request: (HTTPStatus.OK, {"service": self.name}))
+
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        """Register a handler for ``method`` and ``path``."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes[(method, path)] = handler
+            return handler
+
+        return register
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running service."""
+        assert self._server is not None, "service not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> str:
+        """Serve in a daemon thread on 127.0.0.1 (port 0 = any free port); return the URL."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=self.name, daemon=True
+        )
+        self._thread.start()
+        return self.url
+
+    def serve_forever(self, port: int) -> None:
+        """Serve in the foreground until interrupted."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            server_version = f"vppal-{service.name}"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # quiet: the clients record what matters
+
+            def _dispatch(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                handler = service.routes.get((method, parts.path))
+                try:
+                    if handler is None:
+                        raise HttpError(HTTPStatus.NOT_FOUND, f"no route {method} {parts.path}")
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length > MAX_BODY_BYTES:
+                        raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+                    raw = self.rfile.read(length) if length else b""
+                    try:
+                        body = json.loads(raw) if raw else None
+                    except json.JSONDecodeError as error:
+                        raise HttpError(
+                            HTTPStatus.BAD_REQUEST, f"body is not JSON: {error}"
+                        ) from None
+                    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                    status, payload = handler(Request(parts.path, query, body))
+                except HttpError as error:
+                    status, payload = error.status, {"error": str(error)}
+                data = json.dumps(payload, default=str).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+        return _Handler
