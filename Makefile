@@ -46,12 +46,12 @@ test: prepare ## run the test suite against the embedded PostgreSQL (or VPPAL_DA
 lint: prepare ## ruff (lint + format check) and sqlfluff on the dbt models
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
+	$(BIN)/vppal with-db $(BIN)/sqlfluff lint dbt_project
 
 format: install ## apply ruff's formatter and fixes, and sqlfluff's fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/sqlfluff fix dbt_project/models
+	$(BIN)/vppal with-db $(BIN)/sqlfluff fix dbt_project/models
 
 dev: prepare ## the Dagster UI on http://127.0.0.1:3000 (webserver + daemon, project instance)
 	$(BIN)/vppal dev
@@ -60,8 +60,8 @@ simulators: install ## serve the TSO (8701) and device-cloud (8702) simulators i
 	$(BIN)/vppal simulators
 
 docs: prepare ## build and serve dbt's docs on http://127.0.0.1:8080
-	$(BIN)/vppal db start >/dev/null
-	$(BIN)/vppal dbt docs generate && $(BIN)/vppal dbt docs serve --host 127.0.0.1 --port 8080
+	$(BIN)/vppal dbt docs generate
+	$(BIN)/vppal dbt docs serve --host 127.0.0.1 --port 8080
 
 bench: prepare ## benchmarks: definitions load time, registry build for 100,000 devices
 	$(BIN)/python -m benchmarks.definitions_load

@@ -54,9 +54,24 @@ def _dbt(dbt_args: list[str]) -> int:
     from integrations.database.resource import PostgresResource
     from integrations.settings import DBT_PROJECT_DIR
 
+    admin.prepare_database(lambda _line: None)
     PostgresResource().export_for_dbt()
     dbt = str(Path(sys.executable).parent / "dbt")
     return subprocess.call([dbt, *dbt_args, "--profiles-dir", "."], cwd=DBT_PROJECT_DIR)
+
+
+def _with_db(command: list[str]) -> int:
+    """Run ``command`` with the database started and dbt's connection variables exported."""
+    import subprocess
+
+    from integrations.database.resource import PostgresResource
+
+    if not command:
+        print("usage: vppal with-db COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    admin.prepare_database(lambda _line: None)
+    PostgresResource().export_for_dbt()
+    return subprocess.call(command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dbt = commands.add_parser("dbt", help="run dbt against the platform database")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    with_db = commands.add_parser(
+        "with-db", help="start the database if needed and run a command with dbt's connection set"
+    )
+    with_db.add_argument("run", nargs=argparse.REMAINDER)
     sims = commands.add_parser("simulators", help="serve the TSO and device-cloud simulators")
     sims.add_argument("--tso-port", type=int, default=8701)
     sims.add_argument("--device-cloud-port", type=int, default=8702)
@@ -93,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_dev(args.port)
     if args.command == "dbt":
         return _dbt(args.dbt_args)
+    if args.command == "with-db":
+        return _with_db(args.run)
     if args.command == "simulators":
         from simulators.serve import serve_simulators
 

@@ -29,7 +29,7 @@ numbered as (
 ),
 
 memberships as (
-    select
+    select distinct
         numbered.site_id,
         numbered.conflict_number,
         membership.value as membership
@@ -55,7 +55,9 @@ details as (
         array_agg(distinct membership ->> 'device_id' order by membership ->> 'device_id')
             as device_ids,
         array_agg(distinct membership ->> 'pool_id' order by membership ->> 'pool_id') as pool_ids,
-        jsonb_agg(distinct membership) as memberships
+        jsonb_agg(
+            membership order by membership ->> 'device_id', membership ->> 'pool_id'
+        ) as memberships
     from memberships
     group by site_id, conflict_number
 )

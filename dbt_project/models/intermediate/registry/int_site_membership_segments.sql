@@ -7,9 +7,16 @@ memberships as (
 ),
 
 boundaries as (
-    select site_id, valid_from as boundary_at from memberships
+    select
+        site_id,
+        valid_from as boundary_at
+    from memberships
     union
-    select site_id, valid_to as boundary_at from memberships where valid_to is not null
+    select
+        site_id,
+        valid_to as boundary_at
+    from memberships
+    where valid_to is not null
 ),
 
 segments as (
@@ -40,10 +47,10 @@ covered as (
     inner join memberships
         on
             segments.site_id = memberships.site_id
-            and memberships.valid_from <= segments.valid_from
+            and segments.valid_from >= memberships.valid_from
             and (
                 memberships.valid_to is null
-                or (segments.valid_to is not null and memberships.valid_to >= segments.valid_to)
+                or (segments.valid_to is not null and segments.valid_to <= memberships.valid_to)
             )
     group by segments.site_id, segments.valid_from, segments.valid_to
 )

@@ -5,7 +5,9 @@ locations as (
 ),
 
 sites as (
-    select location_id, count(*) as site_count
+    select
+        location_id,
+        count(*) as site_count
     from {{ ref('stg_registry__sites') }}
     group by location_id
 )
@@ -14,7 +16,7 @@ select
     locations.location_id,
     locations.customer_id,
     locations.ean,
-    coalesce(sites.site_count, 0)::integer as site_count,
-    locations.updated_at
+    locations.updated_at,
+    coalesce(sites.site_count, 0)::integer as site_count
 from locations
 left join sites on locations.location_id = sites.location_id

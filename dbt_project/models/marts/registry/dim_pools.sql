@@ -5,7 +5,9 @@ pools as (
 ),
 
 open_memberships as (
-    select pool_id, count(*) as open_member_count
+    select
+        pool_id,
+        count(*) as open_member_count
     from {{ ref('stg_registry__memberships') }}
     where valid_to is null
     group by pool_id
@@ -15,7 +17,7 @@ select
     pools.pool_id,
     pools.market,
     pools.pool_name,
-    coalesce(open_memberships.open_member_count, 0)::integer as open_member_count,
-    pools.updated_at
+    pools.updated_at,
+    coalesce(open_memberships.open_member_count, 0)::integer as open_member_count
 from pools
 left join open_memberships on pools.pool_id = open_memberships.pool_id

@@ -9,7 +9,9 @@ locations as (
 ),
 
 devices as (
-    select site_id, count(*) as device_count
+    select
+        site_id,
+        count(*) as device_count
     from {{ ref('stg_registry__devices') }}
     group by site_id
 )
@@ -19,8 +21,8 @@ select
     sites.location_id,
     sites.ean,
     locations.customer_id,
-    coalesce(devices.device_count, 0)::integer as device_count,
-    sites.updated_at
+    sites.updated_at,
+    coalesce(devices.device_count, 0)::integer as device_count
 from sites
 inner join locations on sites.location_id = locations.location_id
 left join devices on sites.site_id = devices.site_id

@@ -21,7 +21,7 @@ from simulators.fleet import (
     write_batch,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample" / "registry"
 MARKETS = {"afrr", "mfrr", "imbalance", "congestion"}
 DEVICE_TYPES = {"ev_charger", "heat_pump", "battery", "pv_inverter", "other"}

@@ -1,0 +1,100 @@
+"""Shared fixtures: a real PostgreSQL database per test session, simulators, the dbt manifest.
+
+Tests use the project's embedded server (started if needed) or, when VPPAL_DATABASE_URL is set,
+that server; either way in a database of their own, ``vppal_test``, dropped and created anew at
+the start of the session. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration.instance import QUIET_TELEMETRY
+
+os.environ.update(QUIET_TELEMETRY)
+os.environ.setdefault("VPPAL_ENV", "ci")
+
+from integrations.database import admin
+from integrations.database.urls import (
+    EXTERNAL_URL_VARIABLE,
+    database_url,
+    embedded_server,
+    external_url,
+    with_database,
+)
+from integrations.settings import DBT_PROJECT_DIR, SAMPLE_DATA_DIR
+
+TEST_DATABASE = "vppal_test"
+
+
+def _ensure_manifest() -> None:
+    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+        dbt = str(Path(sys.executable).parent / "dbt")
+        subprocess.run(
+            [dbt, "parse", "--quiet", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR, check=True
+        )
+
+
+_ensure_manifest()
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """URL of a fresh, migrated test database; exported as VPPAL_DATABASE_URL for the session."""
+    if external_url() is None:
+        embedded_server().start()
+    base = database_url()
+    url = with_database(base, TEST_DATABASE)
+    admin.drop_database(url)
+    admin.ensure_database(url)
+    admin.migrate(url)
+    previous = os.environ.get(EXTERNAL_URL_VARIABLE)
+    os.environ[EXTERNAL_URL_VARIABLE] = url
+    yield url
+    if previous is None:
+        os.environ.pop(EXTERNAL_URL_VARIABLE, None)
+    else:
+        os.environ[EXTERNAL_URL_VARIABLE] = previous
+
+
+@pytest.fixture
+def clean_db(db_url: str) -> str:
+    """The test database with the registry, quarantine and alert tables emptied."""
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "truncate raw.registry_files, raw.registry_customers, raw.registry_locations,"
+            " raw.registry_sites, raw.registry_devices, raw.registry_pools,"
+            " raw.registry_memberships, raw.registry_contracts, pii.customers, ops.quarantine,"
+            " ops.alerts, ops.tso_registrations, ops.source_cursors restart identity cascade"
+        )
+    return db_url
+
+
+@pytest.fixture(scope="session")
+def simulators() -> Iterator[dict[str, str]]:
+    """The TSO and device-cloud simulators on free ports; their URLs exported for resources."""
+    from simulators.serve import start_simulators
+
+    tso, device_cloud = start_simulators()
+    urls = {"VPPAL_TSO_URL": tso.url, "VPPAL_DEVICE_CLOUD_URL": device_cloud.url}
+    os.environ.update(urls)
+    yield urls
+    for service in (tso, device_cloud):
+        service.stop()
+
+
+@pytest.fixture
+def sample_landing(tmp_path: Path) -> Path:
+    """A landing folder holding a copy of the bundled sample registry batches."""
+    target = tmp_path / "landing" / "registry"
+    shutil.copytree(SAMPLE_DATA_DIR / "registry", target)
+    return target
