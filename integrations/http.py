@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # requests loads in runs only: the code location stays cheap to import
+    import requests
 
 
 def retrying_session(retries: int = 3, backoff_s: float = 0.5) -> requests.Session:
     """A session that retries connection errors and 429/502/503/504 with exponential backoff."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     retry = Retry(
         total=retries,
         backoff_factor=backoff_s,

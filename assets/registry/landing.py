@@ -7,9 +7,10 @@ import dagster as dg
 
 from domain.registry import ENTITY_ORDER
 from integrations.database.resource import PostgresResource
-from integrations.registry.loader import load_registry
 from integrations.settings import LANDING_DIR
 
+# I/O modules (psycopg and what uses it) are imported inside the asset body: every run and UI
+# reload imports this code location, and only a run of this asset needs them.
 RAW_REGISTRY_KEYS = [dg.AssetKey(["raw", f"registry_{entity}"]) for entity in ENTITY_ORDER]
 
 
@@ -45,6 +46,8 @@ def raw_registry(
     context: dg.AssetExecutionContext, config: RegistryLandingConfig, postgres: PostgresResource
 ) -> Iterator[dg.MaterializeResult]:
     """Load every registry file not loaded before; bad records go to ops.quarantine."""
+    from integrations.registry.loader import load_registry
+
     report = load_registry(postgres.url, Path(config.folder))
     context.log.info(
         "registry: %d files loaded, %d skipped (already loaded), %d records quarantined",

@@ -5,16 +5,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from psycopg.types.json import Jsonb
 
 from domain.onboarding import onboardings_to_devices
 from domain.registry import ENTITY_COLUMNS
 from integrations.database.resource import PostgresResource
 from integrations.device_cloud_client import DeviceCloudClient
-from integrations.registry.loader import load_registry
-from integrations.registry.store import insert_quarantine
 from integrations.settings import LANDING_DIR
 
+# I/O modules (psycopg and what uses it) are imported inside the asset body: every run and UI
+# reload imports this code location, and only a run of this asset needs them.
 CURSOR_SOURCE = "device_cloud.onboardings"
 #: Batches the platform writes itself; the landing sensor leaves them alone (loaded at once).
 BATCH_PREFIX = "device-cloud_"
@@ -45,6 +44,11 @@ def device_cloud_onboardings(
     quarantined with its reason. Owners report the EAN of their connection; it is mapped to the
     registered site here, which is why this runs after the registry files are loaded.
     """
+    from psycopg.types.json import Jsonb
+
+    from integrations.registry.loader import load_registry
+    from integrations.registry.store import insert_quarantine
+
     with postgres.connect() as conn:
         row = conn.execute(
             "select cursor_value from ops.source_cursors where source = %s", (CURSOR_SOURCE,)

@@ -3,12 +3,13 @@
 from datetime import UTC, datetime
 
 import dagster as dg
-from psycopg.types.json import Jsonb
 
 from domain.tso_registration import due_registrations, payload_digest
 from integrations.database.resource import PostgresResource
 from integrations.tso_client import TsoClient
 
+# I/O modules (psycopg and what uses it) are imported inside the asset body: every run and UI
+# reload imports this code location, and only a run of this asset needs them.
 CHUNK = 200
 
 
@@ -23,6 +24,8 @@ def tso_device_registrations(
     context: dg.AssetExecutionContext, postgres: PostgresResource, tso: TsoClient
 ) -> dg.MaterializeResult:
     """Register new or changed controllable devices with the TSO and record every answer."""
+    from psycopg.types.json import Jsonb
+
     with postgres.connect() as conn:
         devices = conn.execute(
             "select d.device_id, d.site_id, s.ean as site_ean, d.device_type, d.rated_power_kw"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import psycopg
 from pydantic import Field
 
 from integrations.database.urls import database_url, libpq_parts
+
+if TYPE_CHECKING:  # psycopg loads in runs only: the code location stays cheap to import
+    import psycopg
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -28,6 +31,8 @@ class PostgresResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         """A connection in a transaction that commits on success and rolls back on error."""
+        import psycopg
+
         with psycopg.connect(self.url) as conn:
             yield conn
 
