@@ -122,6 +122,16 @@ def _identifier(row: Mapping[str, str | None], column: str) -> str:
     return value
 
 
+#: (decimal places, exclusive bound of the absolute value) per numeric column: what the raw
+#: table's numeric(p, s) column holds. Values are refused, never rounded.
+NUMBER_LIMITS: dict[str, tuple[int, Decimal]] = {
+    "rated_power_kw": (3, Decimal("1e6")),
+    "strike_price_eur_mwh": (2, Decimal("1e6")),
+    "revenue_share_pct": (2, Decimal("1000")),
+    "fee_eur_per_activation": (4, Decimal("1e6")),
+}
+
+
 def _decimal(
     row: Mapping[str, str | None], column: str, *, required: bool = True
 ) -> Decimal | None:
@@ -134,8 +144,14 @@ def _decimal(
         raise RecordProblem("invalid_number", f"{column} {raw!r} is not a number") from None
     if not value.is_finite():
         raise RecordProblem("invalid_number", f"{column} {raw!r} is not a finite number")
-    if abs(value) >= Decimal("1e9"):
-        raise RecordProblem("invalid_number", f"{column} {raw!r} is out of range")
+    places, bound = NUMBER_LIMITS[column]
+    if abs(value) >= bound:
+        raise RecordProblem("invalid_number", f"{column} {raw} is out of range (|x| < {bound:,})")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise RecordProblem(
+            "invalid_number", f"{column} {raw} has more than {places} decimals (not rounded)"
+        )
     return value
 
 
@@ -219,7 +235,8 @@ class RegistryState:
         default_factory=dict
     )
     contracts: dict[tuple[str, datetime], tuple[Any, ...]] = field(default_factory=dict)
-    eans: dict[str, str] = field(default_factory=dict)
+    location_eans: dict[str, str] = field(default_factory=dict)  # EAN -> location_id
+    site_eans: dict[str, str] = field(default_factory=dict)  # EAN -> site_id
 
     def apply(
         self, entity: str, rows: Iterable[tuple[int, Mapping[str, str | None]]]
@@ -274,10 +291,29 @@ class RegistryState:
         record = {"customer_id": customer_id, "name": name, "email": email, "address": address}
         return customer_id, values, self._keep(self.customers, customer_id, values, record=record)
 
-    def _ean_owner_check(self, ean: str, owner: str) -> None:
-        holder = self.eans.get(ean)
-        if holder is not None and holder != owner:
-            raise RecordProblem("duplicate_ean", f"EAN {ean} is already used by {holder}")
+    # EANs are unique among locations and among sites. A site (the primary allocation point)
+    # may carry the EAN of its own location's connection, never another location's.
+    def _check_location_ean(self, ean: str, location_id: str) -> None:
+        holder = self.location_eans.get(ean)
+        if holder not in (None, location_id):
+            raise RecordProblem("duplicate_ean", f"EAN {ean} is already used by location {holder}")
+        site = self.site_eans.get(ean)
+        if site is not None and self.sites[site][0] != location_id:
+            raise RecordProblem(
+                "duplicate_ean", f"EAN {ean} is already used by site {site} of another location"
+            )
+
+    def _check_site_ean(self, ean: str, site_id: str, location_id: str) -> None:
+        holder = self.site_eans.get(ean)
+        if holder not in (None, site_id):
+            raise RecordProblem("duplicate_ean", f"EAN {ean} is already used by site {holder}")
+        location = self.location_eans.get(ean)
+        if location not in (None, location_id):
+            raise RecordProblem(
+                "duplicate_ean",
+                f"EAN {ean} is already used by location {location}; a site may share only "
+                "its own location's EAN",
+            )
 
     def _locations(self, row: Mapping[str, str | None]) -> tuple[Any, tuple[Any, ...], Any]:
         location_id = _identifier(row, "location_id")
@@ -285,7 +321,7 @@ class RegistryState:
         ean = _ean(row)
         if customer_id not in self.customers:
             raise RecordProblem("unknown_customer", f"customer {customer_id} is not registered")
-        self._ean_owner_check(ean, f"location {location_id}")
+        self._check_location_ean(ean, location_id)
         values = (customer_id, ean)
         return (
             location_id,
@@ -294,8 +330,7 @@ class RegistryState:
                 self.locations,
                 location_id,
                 values,
-                ean=ean,
-                owner=f"location {location_id}",
+                ean_index=self.location_eans,
                 record={"location_id": location_id, "customer_id": customer_id, "ean": ean},
             ),
         )
@@ -306,7 +341,7 @@ class RegistryState:
         ean = _ean(row)
         if location_id not in self.locations:
             raise RecordProblem("unknown_location", f"location {location_id} is not registered")
-        self._ean_owner_check(ean, f"site {site_id}")
+        self._check_site_ean(ean, site_id, location_id)
         values = (location_id, ean)
         return (
             site_id,
@@ -315,8 +350,7 @@ class RegistryState:
                 self.sites,
                 site_id,
                 values,
-                ean=ean,
-                owner=f"site {site_id}",
+                ean_index=self.site_eans,
                 record={"site_id": site_id, "location_id": location_id, "ean": ean},
             ),
         )
@@ -437,17 +471,18 @@ class RegistryState:
         values: tuple[Any, ...],
         *,
         record: dict[str, Any],
-        ean: str | None = None,
-        owner: str | None = None,
+        ean_index: dict[str, str] | None = None,
     ) -> Any:
+        """Return the commit step; ``ean_index`` follows an EAN (the last value) when it moves."""
+
         def commit() -> dict[str, Any] | None:
-            if table.get(key) == values:
-                return None
             previous = table.get(key)
-            if ean is not None and owner is not None:
-                if previous is not None and previous[-1] != ean:
-                    self.eans.pop(previous[-1], None)
-                self.eans[ean] = owner
+            if previous == values:
+                return None
+            if ean_index is not None:
+                if previous is not None:
+                    ean_index.pop(previous[-1], None)
+                ean_index[values[-1]] = key
             table[key] = values
             return record
 

@@ -30,12 +30,16 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
 
 
 def due_registrations(
-    devices: Iterable[Mapping[str, Any]], accepted_digests: Mapping[str, str]
+    devices: Iterable[Mapping[str, Any]], answered_digests: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """Payloads for devices never accepted by the TSO, or changed since their last acceptance."""
+    """Payloads for devices the TSO has not answered yet in their current form.
+
+    ``answered_digests`` holds, per device, the digest of the last payload the TSO answered
+    (accepted or rejected). A rejected device is sent again only once its data changed.
+    """
     due = []
     for device in devices:
         payload = registration_payload(device)
-        if accepted_digests.get(device["device_id"]) != payload_digest(payload):
+        if answered_digests.get(device["device_id"]) != payload_digest(payload):
             due.append(payload)
     return due

@@ -121,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         from integrations.summary import print_summary
 
-        return print_summary(database_url())
+        try:
+            url = database_url()
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 1
+        return print_summary(url)
     return 2
 
 

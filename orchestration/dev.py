@@ -15,7 +15,10 @@ def run_dev(port: int) -> int:
     """Prepare the database, then replace this process with ``dagster dev``."""
     prepare_database()
     use_project_instance()
-    dagster = str(Path(sys.executable).parent / "dagster")
+    bin_dir = Path(sys.executable).parent
+    dagster = str(bin_dir / "dagster")
+    # dagster-dbt prepares the manifest under `dagster dev` with the `dbt` found on PATH.
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     os.chdir(PROJECT_ROOT)
     os.execv(
         dagster,

@@ -14,7 +14,7 @@ Calibration on the real device data in /work/shared/data (see its SOURCES.md fil
 - EV chargers 3.7 / 7.4 / 11 kW (1-phase 16 A, 1-phase 32 A, 3-phase 16 A). The Caltech
   ACN sessions average at most about 7.2 kW over a session (median 3.3 kW).
 - Heat pumps 3-12 kW electrical. The Amsterdam Eastern Docklands heat pumps peak at 3.5,
-  9.2, 9.3 and 11.4 kW (5-min values, about 11.7 kW at most).
+  9.2, 9.3 and 11.4 kW (5-min values; 11.37 kW at most in the extract).
 - Home batteries 2.5-10 kW. The Belgian house batteries stay within +/-2.5 and +/-3.2 kW,
   apart from a 65.535 kW sensor artefact.
 - PV inverters 2.5-8 kW. The Belgian PV inverters peak at 1.8 and 3.0 kW in Q1 (winter

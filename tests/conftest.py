@@ -25,7 +25,6 @@ from integrations.database import admin
 from integrations.database.urls import (
     EXTERNAL_URL_VARIABLE,
     database_url,
-    embedded_server,
     external_url,
     with_database,
 )
@@ -49,7 +48,7 @@ _ensure_manifest()
 def db_url() -> Iterator[str]:
     """URL of a fresh, migrated test database; exported as VPPAL_DATABASE_URL for the session."""
     if external_url() is None:
-        embedded_server().start()
+        admin.prepare_database(lambda _line: None)  # as `vppal db start`: server and databases
     base = database_url()
     url = with_database(base, TEST_DATABASE)
     admin.drop_database(url)

@@ -44,10 +44,8 @@ def device_cloud_onboardings(
     quarantined with its reason. Owners report the EAN of their connection; it is mapped to the
     registered site here, which is why this runs after the registry files are loaded.
     """
-    from psycopg.types.json import Jsonb
-
     from integrations.registry.loader import load_registry
-    from integrations.registry.store import insert_quarantine
+    from integrations.registry.store import QuarantineEntry, insert_quarantine
 
     with postgres.connect() as conn:
         row = conn.execute(
@@ -77,11 +75,12 @@ def device_cloud_onboardings(
         insert_quarantine(
             conn,
             [
-                (
+                QuarantineEntry(
                     "device-cloud/onboardings",
+                    None,
                     int(e["sequence"]),
                     "devices",
-                    Jsonb(e),
+                    e,
                     code,
                     why,
                     now,
@@ -95,7 +94,11 @@ def device_cloud_onboardings(
             " updated_at = excluded.updated_at",
             (CURSOR_SOURCE, str(last), now),
         )
-    report = load_registry(postgres.url, Path(config.landing_folder)) if batch_path else None
+    report = (
+        load_registry(postgres.url, batch_path.parent, batches={batch_path.name})
+        if batch_path
+        else None
+    )
     context.log.info("device cloud: %d onboardings after cursor %d", len(events), cursor)
     return dg.MaterializeResult(
         metadata={

@@ -34,22 +34,21 @@ def tso_device_registrations(
         ).fetchall()
         columns = ("device_id", "site_id", "site_ean", "device_type", "rated_power_kw")
         devices = [dict(zip(columns, row, strict=True)) for row in devices]
-        accepted = dict(
+        answered = dict(
             conn.execute(
                 "select distinct on (device_id) device_id, payload_sha256"
-                " from ops.tso_registrations where status = 'accepted'"
-                " order by device_id, sent_at desc"
+                " from ops.tso_registrations order by device_id, sent_at desc"
             ).fetchall()
         )
     site_of = {d["device_id"]: d["site_id"] for d in devices}
-    due = due_registrations(devices, accepted)
+    due = due_registrations(devices, answered)
     counts = {"accepted": 0, "rejected": 0}
     for start in range(0, len(due), CHUNK):
         chunk = due[start : start + CHUNK]
         sent_at = datetime.now(UTC)
         answer = tso.register_devices(chunk)
-        answered_at = datetime.fromisoformat(answer["answered_at"])
-        by_ref = {result["device_ref"]: result for result in answer["results"]}
+        answered_at = datetime.fromisoformat(answer.body["answered_at"])
+        by_ref = {result["device_ref"]: result for result in answer.body["results"]}
         rows = []
         for payload in chunk:
             result = by_ref.get(
@@ -63,7 +62,7 @@ def tso_device_registrations(
                     payload["site_ean"],
                     payload_digest(payload),
                     Jsonb(payload),
-                    200,
+                    answer.http_status,
                     result["status"],
                     result.get("reference"),
                     result.get("reason"),

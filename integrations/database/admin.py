@@ -45,7 +45,7 @@ def migration_scripts() -> list[tuple[str, str]]:
 
 
 def migrate(url: str) -> list[str]:
-    """Apply the migrations not yet applied, each in its own transaction; return their names."""
+    """Apply the migrations not yet applied, each committed on its own; return their names."""
     applied_now: list[str] = []
     with psycopg.connect(url) as conn:
         conn.execute("create schema if not exists ops")
@@ -61,6 +61,8 @@ def migrate(url: str) -> list[str]:
                 continue
             conn.execute(script)
             conn.execute("insert into ops.schema_migrations (name) values (%s)", (name,))
+            conn.commit()
+            conn.execute("select pg_advisory_xact_lock(hashtext('vppal.migrate'))")
             applied_now.append(name)
         conn.commit()
     return applied_now

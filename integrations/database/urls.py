@@ -10,7 +10,7 @@ import os
 from urllib.parse import urlsplit, urlunsplit
 
 from integrations.database.embedded import EmbeddedPostgres
-from integrations.settings import VAR_DIR
+from integrations.settings import VAR_DIR, Environment, current_environment
 
 APP_DATABASE = "vppal"
 EXTERNAL_URL_VARIABLE = "VPPAL_DATABASE_URL"
@@ -29,8 +29,16 @@ def external_url() -> str | None:
 
 
 def database_url() -> str:
-    """The application database: the external URL, or ``vppal`` on the embedded server."""
-    return external_url() or embedded_server().url(APP_DATABASE)
+    """The application database: the external URL, or ``vppal`` on the embedded server.
+
+    In production (``VPPAL_ENV=prod``) there is no embedded fallback: the URL must be given.
+    """
+    url = external_url()
+    if url:
+        return url
+    if current_environment() is Environment.PROD:
+        raise RuntimeError(f"VPPAL_ENV=prod needs {EXTERNAL_URL_VARIABLE}; no embedded database")
+    return embedded_server().url(APP_DATABASE)
 
 
 def with_database(url: str, database: str) -> str:

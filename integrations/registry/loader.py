@@ -48,8 +48,11 @@ def landed_files(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def load_registry(url: str, folder: Path) -> LoadReport:
-    """Apply the files under ``folder`` not loaded before; one transaction per file."""
+def load_registry(url: str, folder: Path, batches: set[str] | None = None) -> LoadReport:
+    """Apply the files under ``folder`` not loaded before; one transaction per file.
+
+    ``batches`` limits the load to those batch folders (None = every batch).
+    """
     report = LoadReport()
     with psycopg.connect(url) as conn:
         # One loader at a time: the state below must not change underneath us.
@@ -58,6 +61,8 @@ def load_registry(url: str, folder: Path) -> LoadReport:
             state = store.load_state(conn)
             conn.commit()
             for batch, path in landed_files(folder):
+                if batches is not None and batch not in batches:
+                    continue
                 landed = read_landed_file(path, batch)
                 if store.already_loaded(conn, landed):
                     report.files_skipped.append(landed.source)

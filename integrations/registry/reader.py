@@ -44,7 +44,7 @@ def read_landed_file(path: Path, batch: str) -> LandedFile:
     entity = path.stem if path.stem in ENTITY_COLUMNS else None
     landed = LandedFile(path, batch, entity, hashlib.sha256(content).hexdigest())
     if entity is None or path.suffix.lower() not in SUFFIXES:
-        known = ", ".join(f"{name}.csv" for name in ENTITY_COLUMNS)
+        known = ", ".join(f"{name}.csv|.json" for name in ENTITY_COLUMNS)
         landed.problems.append((0, "unknown_file", f"{path.name} is not a registry file ({known})"))
         return landed
     try:

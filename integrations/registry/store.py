@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -65,10 +65,10 @@ def load_state(conn: psycopg.Connection) -> RegistryState:
         state.customers[customer_id] = (name, email, address)
     for location_id, customer_id, ean in _latest(conn, "locations"):
         state.locations[location_id] = (customer_id, ean)
-        state.eans[ean] = f"location {location_id}"
+        state.location_eans[ean] = location_id
     for site_id, location_id, ean in _latest(conn, "sites"):
         state.sites[site_id] = (location_id, ean)
-        state.eans[ean] = f"site {site_id}"
+        state.site_eans[ean] = site_id
     for device_id, *values in _latest(conn, "devices"):
         state.devices[device_id] = tuple(values)
     for pool_id, market, name in _latest(conn, "pools"):
@@ -132,29 +132,41 @@ def write_file(
                     for r in changed
                 ],
             )
+    sha = landed.content_sha256
     quarantine = [
-        (landed.source, line, entity, Jsonb({}), code, reason, received_at)
+        QuarantineEntry(landed.source, sha, line, entity, {}, code, reason, received_at)
         for line, code, reason in landed.problems
     ] + [
-        (landed.source, r.line, entity, Jsonb(r.record), r.code, r.reason, received_at)
+        QuarantineEntry(landed.source, sha, r.line, entity, r.record, r.code, r.reason, received_at)
         for r in rejected
     ]
     insert_quarantine(conn, quarantine)
     return file_id
 
 
-QuarantineRow = tuple[str, int | None, str, Jsonb, str, str, datetime]
+class QuarantineEntry(NamedTuple):
+    """One refused record: where it came from, what it said and why it was refused."""
+
+    source: str
+    source_sha256: str | None
+    source_line: int | None
+    entity: str
+    record: dict[str, Any]
+    reason_code: str
+    reason: str
+    received_at: datetime
 
 
-def insert_quarantine(conn: psycopg.Connection, rows: list[QuarantineRow]) -> None:
-    """Record refused records: (source, line, entity, record, reason_code, reason, received_at).
+def insert_quarantine(conn: psycopg.Connection, entries: list[QuarantineEntry]) -> None:
+    """Record refused records in ops.quarantine.
 
-    A record refused again for the same reason at the same place is recorded once.
+    A record refused again for the same reason at the same line of the same content is
+    recorded once, so reloading or re-fetching does not duplicate quarantine rows.
     """
-    if rows:
+    if entries:
         conn.cursor().executemany(
-            "insert into ops.quarantine (source, source_line, entity, record, reason_code, reason,"
-            " received_at) values (%s, %s, %s, %s, %s, %s, %s)"
-            " on conflict (source, source_line, reason_code) do nothing",
-            rows,
+            "insert into ops.quarantine (source, source_sha256, source_line, entity, record,"
+            " reason_code, reason, received_at) values (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " on conflict (source, source_sha256, source_line, reason_code) do nothing",
+            [entry._replace(record=Jsonb(entry.record)) for entry in entries],
         )

@@ -179,9 +179,9 @@ def _only_rejection(state: RegistryState, entity: str, row: dict[str, str]):
         ),
         (
             "sites",
-            {"site_id": "S2", "location_id": "L1", "ean": _valid("87100000000000001")},
+            {"site_id": "S2", "location_id": "L1", "ean": _valid("87100000000000002")},
             "duplicate_ean",
-            "already used by location L1",
+            "already used by site S1",
         ),
         (
             "customers",
@@ -303,3 +303,44 @@ def test_quarantined_customers_do_not_carry_personal_data(state):
 def test_a_row_longer_than_the_header_is_malformed(state):
     row = {**_device(), None: ["surplus"]}
     assert _only_rejection(state, "devices", row).code == "malformed_record"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("0.0001", "more than 3 decimals"), ("1000000", "out of range"), ("5.1234", "not rounded")],
+)
+def test_numbers_the_tables_cannot_hold_exactly_are_refused_not_rounded(state, value, fragment):
+    rejection = _only_rejection(state, "devices", _device(rated_power_kw=value))
+    assert rejection.code == "invalid_number"
+    assert fragment in rejection.reason
+
+
+def test_a_fee_with_five_decimals_is_refused(state):
+    row = {
+        "customer_id": "C1",
+        "revenue_share_pct": "70",
+        "fee_eur_per_activation": "0.12345",
+        "valid_from": "2025-01-01T00:00:00+01:00",
+        "valid_to": "",
+    }
+    assert _only_rejection(state, "contracts", row).code == "invalid_number"
+
+
+def test_a_site_may_carry_its_own_locations_ean_but_not_anothers(state):
+    own = {"site_id": "S2", "location_id": "L1", "ean": _valid("87100000000000001")}
+    assert state.apply("sites", [(2, own)]).changed
+    state.apply(
+        "locations",
+        [(2, {"location_id": "L2", "customer_id": "C1", "ean": _valid("87100000000000005")})],
+    )
+    other = {"site_id": "S3", "location_id": "L2", "ean": _valid("87100000000000001")}
+    rejection = _only_rejection(state, "sites", other)
+    assert rejection.code == "duplicate_ean"
+    assert "already used by" in rejection.reason
+
+
+def test_an_ean_freed_by_an_update_can_be_used_again(state):
+    moved = {"location_id": "L1", "customer_id": "C1", "ean": _valid("87100000000000007")}
+    assert state.apply("locations", [(2, moved)]).changed
+    reuse = {"location_id": "L2", "customer_id": "C1", "ean": _valid("87100000000000001")}
+    assert state.apply("locations", [(2, reuse)]).changed

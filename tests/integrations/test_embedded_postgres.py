@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -36,6 +37,9 @@ def test_start_status_url_and_stop_of_a_fresh_cluster(tmp_path, monkeypatch):
         server.url("postgres")
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("VPPAL_DATABASE_URL")), reason="the suite runs on an external server"
+)
 def test_vppal_db_url_prints_a_url_psql_accepts_on_its_last_line(db_url):
     env = {k: v for k, v in os.environ.items() if k != "VPPAL_DATABASE_URL"}
     vppal = str(Path(sys.executable).parent / "vppal")
@@ -59,3 +63,79 @@ def test_an_external_url_takes_precedence(db_url):
         [vppal, "db", "url"], env=env, capture_output=True, text=True, check=True
     )
     assert printed.stdout.strip() == "postgresql://someone@db.example:5432/vppal"
+
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from integrations.database.embedded import EmbeddedPostgres
+server = EmbeddedPostgres(Path(sys.argv[1]))
+port = server.start()
+status = server.status()
+print(json.dumps({"port": port, "running": status.running, "url": server.url("postgres")}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as an ordinary user, the whole suite proves it")
+def test_an_ordinary_user_runs_its_own_server_without_root(tmp_path):
+    import json
+    import pwd
+    import shutil
+    import site
+
+    system_python = shutil.which("python3", path="/usr/bin")
+    runuser = shutil.which("runuser")
+    if system_python is None or runuser is None:
+        pytest.skip("needs /usr/bin/python3 and runuser to act as another user")
+    user = "vppal_tester"
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+    home = Path(tempfile.mkdtemp(prefix="vppal-user-", dir="/tmp"))
+    shutil.chown(home, user)
+    project = Path(__file__).resolve().parents[2]
+    env = {
+        "PYTHONPATH": f"{project}:{site.getsitepackages()[0]}",
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+    }
+    run = subprocess.run(
+        [runuser, "-u", user, "--", system_python, "-c", CHILD, str(home / "pg")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(home),
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    started = json.loads(run.stdout.strip().splitlines()[-1])
+    try:
+        assert started["running"]
+        with psycopg.connect(started["url"]) as conn:
+            owner = conn.execute(
+                "select pg_get_userbyid(datdba) from pg_database where datname = 'postgres'"
+            ).fetchone()[0]
+        assert owner == "vppal"
+        data_owner = pwd.getpwuid((home / "pg" / "data").stat().st_uid).pw_name
+        assert data_owner == user  # not root, not the root-mode service user
+    finally:
+        subprocess.run(
+            [
+                runuser,
+                "-u",
+                user,
+                "--",
+                str(POSTGRES_BIN_PATH / "pg_ctl"),
+                "-D",
+                str(home / "pg" / "data"),
+                "stop",
+                "-m",
+                "fast",
+                "-w",
+            ],
+            capture_output=True,
+            cwd=str(home),
+            check=False,
+        )
+        shutil.rmtree(home, ignore_errors=True)

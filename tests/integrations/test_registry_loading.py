@@ -114,3 +114,20 @@ def test_personal_data_lands_only_in_the_pii_schema(clean_db, sample_landing, en
         ).fetchone()[0]
     assert columns.isdisjoint({"name", "email", "address"})
     assert pii_rows == 140
+
+
+def test_a_corrected_file_resent_under_the_same_name_records_its_own_refusals(
+    clean_db, sample_landing
+):
+    pools = sample_landing / "2025-02-15_changes" / "pools.csv"
+    load_registry(clean_db, sample_landing)
+    # same name, new content, a new mistake on the same line for the same reason
+    pools.write_text("pool_id,market,name\nPOOL-FCR-2,fcrr,second try\n")
+    report = load_registry(clean_db, sample_landing)
+    assert report.quarantined == {"unknown_market": 1}
+    with psycopg.connect(clean_db) as conn:
+        rows = conn.execute(
+            "select record ->> 'pool_id' from ops.quarantine where reason_code = 'unknown_market'"
+            " order by quarantine_id"
+        ).fetchall()
+    assert rows == [("POOL-FCR-1",), ("POOL-FCR-2",)]

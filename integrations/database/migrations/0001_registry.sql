@@ -108,17 +108,19 @@ create table pii.customers (
     updated_at timestamptz not null default now()
 );
 
--- Records refused at intake, with the reason; the valid rows beside them load.
+-- Records refused at intake, with the reason; the valid rows beside them load. A record
+-- refused again for the same reason at the same place of the same content is recorded once.
 create table ops.quarantine (
     quarantine_id bigserial primary key,
     source text not null,
+    source_sha256 text,
     source_line integer,
     entity text not null,
     record jsonb not null,
     reason_code text not null,
     reason text not null,
     received_at timestamptz not null default now(),
-    unique (source, source_line, reason_code)
+    unique nulls not distinct (source, source_sha256, source_line, reason_code)
 );
 create index on ops.quarantine (reason_code);
 
