@@ -92,6 +92,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.ean import make_ean18
+from domain.registry import ENTITY_COLUMNS
 
 Row = dict[str, str]
 Tables = dict[str, list[Row]]
@@ -100,29 +101,7 @@ DEFAULT_SEED = 20250227
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 #: Registry files and their columns, exactly as in CONTRACT.md ("Files in" -> Registry).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id", "name", "email", "address"),
-    "locations": ("location_id", "customer_id", "ean"),
-    "sites": ("site_id", "location_id", "ean"),
-    "devices": (
-        "device_id",
-        "site_id",
-        "device_type",
-        "rated_power_kw",
-        "controllable",
-        "oem",
-        "strike_price_eur_mwh",
-    ),
-    "pools": ("pool_id", "market", "name"),
-    "memberships": ("device_id", "pool_id", "valid_from", "valid_to"),
-    "contracts": (
-        "customer_id",
-        "revenue_share_pct",
-        "fee_eur_per_activation",
-        "valid_from",
-        "valid_to",
-    ),
-}
+COLUMNS = ENTITY_COLUMNS
 
 DEVICE_TYPES = ("ev_charger", "heat_pump", "battery", "pv_inverter", "other")
 MARKETS = ("afrr", "mfrr", "imbalance", "congestion")

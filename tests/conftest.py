@@ -63,18 +63,23 @@ def db_url() -> Iterator[str]:
         os.environ[EXTERNAL_URL_VARIABLE] = previous
 
 
-@pytest.fixture
-def clean_db(db_url: str) -> str:
-    """The test database with the registry, quarantine and alert tables emptied."""
+def empty_platform_tables(url: str) -> None:
+    """Empty every table the registry flow writes (raw, pii, ops)."""
     import psycopg
 
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(url) as conn:
         conn.execute(
             "truncate raw.registry_files, raw.registry_customers, raw.registry_locations,"
             " raw.registry_sites, raw.registry_devices, raw.registry_pools,"
             " raw.registry_memberships, raw.registry_contracts, pii.customers, ops.quarantine,"
             " ops.alerts, ops.tso_registrations, ops.source_cursors restart identity cascade"
         )
+
+
+@pytest.fixture
+def clean_db(db_url: str) -> str:
+    """The test database with the registry, quarantine and alert tables emptied."""
+    empty_platform_tables(db_url)
     return db_url
 
 

@@ -8,33 +8,12 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg.types.json import Jsonb
 
-from domain.registry import FileOutcome, RegistryState
+from domain.registry import ENTITY_COLUMNS, FileOutcome, RegistryState
 from integrations.registry.reader import LandedFile
 
-# Columns stored per entity besides (file_id, source_line, received_at).
-VERSION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "locations": ("location_id", "customer_id", "ean"),
-    "sites": ("site_id", "location_id", "ean"),
-    "devices": (
-        "device_id",
-        "site_id",
-        "device_type",
-        "rated_power_kw",
-        "controllable",
-        "oem",
-        "strike_price_eur_mwh",
-    ),
-    "pools": ("pool_id", "market", "name"),
-    "memberships": ("device_id", "pool_id", "valid_from", "valid_to"),
-    "contracts": (
-        "customer_id",
-        "revenue_share_pct",
-        "fee_eur_per_activation",
-        "valid_from",
-        "valid_to",
-    ),
-}
+# Columns stored per entity besides (file_id, source_line, received_at): the file's columns,
+# except that a customer's personal data goes to pii.customers and only the id is versioned.
+VERSION_COLUMNS: dict[str, tuple[str, ...]] = {**ENTITY_COLUMNS, "customers": ("customer_id",)}
 VERSION_KEYS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),
     "locations": ("location_id",),

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from conftest import empty_platform_tables
 
 from integrations.settings import DBT_PROJECT_DIR
 
@@ -44,13 +45,7 @@ def built(db_url, simulators, tmp_path_factory):
 
     landing = tmp_path_factory.mktemp("landing") / "registry"
     shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
-    with psycopg.connect(db_url) as conn:
-        conn.execute(
-            "truncate raw.registry_files, raw.registry_customers, raw.registry_locations,"
-            " raw.registry_sites, raw.registry_devices, raw.registry_pools,"
-            " raw.registry_memberships, raw.registry_contracts, pii.customers, ops.quarantine,"
-            " ops.alerts, ops.tso_registrations, ops.source_cursors restart identity cascade"
-        )
+    empty_platform_tables(db_url)
     result = _run_registry_job(landing)
     return db_url, landing, result
 
