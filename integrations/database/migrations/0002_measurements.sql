@@ -1,13 +1,14 @@
 -- Device measurements: every accepted reading, partitioned by day (UTC) on ts. A reading is
 -- stored once per (device_id, ts): equal duplicates are dropped at load, conflicting ones keep
 -- the latest received and are recorded in ops.measurement_conflicts. Offtake positive (W).
+-- load_id and received_at come from defaults set per loading transaction (set_config), so a
+-- COPY sends only the three measured columns.
 create table raw.device_measurements (
     device_id text not null,
     ts timestamptz not null,
     power_w double precision not null,
-    received_at timestamptz not null,
-    source text not null,
-    load_id bigint not null
+    received_at timestamptz not null default now(),
+    load_id bigint not null default (current_setting('vppal.load_id'))::bigint
 ) partition by range (ts);
 
 -- Every load into raw.device_measurements: a landed file (once per content hash) or one

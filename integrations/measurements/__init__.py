@@ -1,0 +1,1 @@
+"""Device measurements from files and device clouds into PostgreSQL."""

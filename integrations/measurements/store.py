@@ -1,0 +1,315 @@
+"""SQL of the measurement loads: partitions, load records, quarantine, duplicate resolution."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import IO, TYPE_CHECKING
+
+import psycopg
+from psycopg import sql
+
+from domain.measurement_rules import REASONS, DeviceLimits
+
+if TYPE_CHECKING:
+    from integrations.measurements.loader import LoadResult
+    from integrations.measurements.reader import MalformedRow, MeasurementFile
+
+COPY_READINGS = "copy raw.device_measurements (device_id, ts, power_w) from stdin (format csv)"
+LOCK_KEY = "vppal.measurements.load"
+
+# One sentence per refused reading, naming it and the reason (built set-based in SQL).
+QUARANTINE_SQL = """
+insert into ops.quarantine
+    (source, source_sha256, source_line, entity, record, reason_code, reason, received_at)
+select
+    %(source)s, %(sha)s, q.line, 'measurements',
+    case when q.reason_code = 'malformed_row'
+        then jsonb_build_object('text', q.line_text)
+        else jsonb_build_object('device_id', q.device_id, 'ts', q.ts, 'power_w', q.power_w)
+    end,
+    q.reason_code,
+    case q.reason_code
+        when 'malformed_row' then 'line ' || q.line || ' is not one reading: ' || q.detail
+        else coalesce(nullif(q.device_id, ''), '(no device_id)') || ' at '
+            || coalesce(nullif(q.ts, ''), '(no ts)') || ': '
+            || case q.reason_code
+                when 'power_above_rated' then
+                    'power_w ' || q.power_w || ' W is above 1.5 x the rated '
+                    || d.rated_power_kw || ' kW (' || (1500 * d.rated_power_kw)::float8 || ' W)'
+                when 'unparsable_power' then 'power_w ' || quote_literal(q.power_w)
+                    || ' is not a number'
+                when 'future_timestamp' then 'ts lies more than 5 minutes after the load time'
+                else coalesce((%(texts)s::jsonb) ->> q.reason_code, q.reason_code)
+            end
+    end,
+    %(received_at)s
+from pg_temp.refused_readings as q
+left join marts.dim_devices as d
+    on d.device_id = q.device_id and q.reason_code = 'power_above_rated'
+on conflict (source, source_sha256, source_line, reason_code) do nothing
+"""
+
+RESOLVE_WITHIN_LOAD_SQL = """
+with ranked as (
+    select
+        tableoid, ctid, device_id, ts, power_w,
+        row_number() over w as position,
+        first_value(power_w) over w as kept_power_w
+    from raw.device_measurements
+    where load_id = %(load)s and ts between %(lo)s and %(hi)s
+    window w as (partition by device_id, ts order by ctid desc)
+),
+
+doomed as (select * from ranked where position > 1),
+
+recorded as (
+    insert into ops.measurement_conflicts
+        (device_id, ts, kept_power_w, kept_load_id, dropped_power_w, dropped_load_id)
+    select device_id, ts, kept_power_w, %(load)s, power_w, %(load)s
+    from doomed where power_w is distinct from kept_power_w
+    returning 1
+),
+
+removed as (
+    delete from raw.device_measurements as r
+    using doomed as d
+    where r.tableoid = d.tableoid and r.ctid = d.ctid and r.ts = d.ts
+    returning 1
+)
+
+select (select count(*) from removed), (select count(*) from recorded)
+"""
+
+RESOLVE_ACROSS_LOADS_SQL = """
+with pairs as (
+    select
+        o.tableoid as old_table, o.ctid as old_ctid, o.device_id, o.ts,
+        o.power_w as old_power_w, o.load_id as old_load, n.power_w as new_power_w
+    from raw.device_measurements as n
+    inner join raw.device_measurements as o
+        on o.device_id = n.device_id and o.ts = n.ts and o.load_id <> n.load_id
+    where
+        n.load_id = %(load)s
+        and n.ts between %(lo)s and %(hi)s
+        and o.ts between %(lo)s and %(hi)s
+),
+
+equal_dropped as (
+    delete from raw.device_measurements as n
+    using pairs as p
+    where
+        n.load_id = %(load)s and n.device_id = p.device_id and n.ts = p.ts
+        and p.old_power_w = p.new_power_w
+    returning 1
+),
+
+recorded as (
+    insert into ops.measurement_conflicts
+        (device_id, ts, kept_power_w, kept_load_id, dropped_power_w, dropped_load_id)
+    select device_id, ts, new_power_w, %(load)s, old_power_w, old_load
+    from pairs where old_power_w <> new_power_w
+    returning 1
+),
+
+superseded as (
+    delete from raw.device_measurements as o
+    using pairs as p
+    where o.tableoid = p.old_table and o.ctid = p.old_ctid and p.old_power_w <> p.new_power_w
+    returning 1
+)
+
+select (select count(*) from equal_dropped), (select count(*) from recorded),
+    (select count(*) from superseded)
+"""
+
+
+def lock_loads(conn: psycopg.Connection) -> None:
+    """One measurement load at a time (until this transaction ends)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+
+
+def device_limits(conn: psycopg.Connection) -> DeviceLimits:
+    """Registered devices and their rated power, from the registry mart."""
+    if conn.execute("select to_regclass('marts.dim_devices')").fetchone()[0] is None:
+        return DeviceLimits.from_pairs([])
+    rows = conn.execute("select device_id, rated_power_kw from marts.dim_devices").fetchall()
+    return DeviceLimits.from_pairs([(device_id, float(kw)) for device_id, kw in rows])
+
+
+def file_already_loaded(conn: psycopg.Connection, content_sha256: str) -> bool:
+    """Tell whether a file with this content was loaded (under any name)."""
+    row = conn.execute(
+        "select 1 from raw.measurement_loads where source = 'file' and content_sha256 = %s"
+        " and replaced_by is null",
+        (content_sha256,),
+    ).fetchone()
+    return row is not None
+
+
+def begin_load(
+    conn: psycopg.Connection, source: str, source_key: str, content_sha256: str | None
+) -> int:
+    """Record the load and make its id the default of the rows copied in this transaction."""
+    load_id = conn.execute(
+        "insert into raw.measurement_loads (source, source_key, content_sha256)"
+        " values (%s, %s, %s) returning load_id",
+        (source, source_key, content_sha256),
+    ).fetchone()[0]
+    conn.execute("select set_config('vppal.load_id', %s, true)", (str(load_id),))
+    return load_id
+
+
+def ensure_day_partitions(conn: psycopg.Connection, days: set[datetime]) -> None:
+    """Create the UTC day partitions of raw.device_measurements that are missing."""
+    for day in sorted(days):
+        name = f"device_measurements_{day:%Y%m%d}"
+        conn.execute(
+            sql.SQL(
+                "create table if not exists raw.{} partition of raw.device_measurements"
+                " for values from ({}) to ({})"
+            ).format(
+                sql.Identifier(name),
+                sql.Literal(day),
+                sql.Literal(day + timedelta(days=1)),
+            )
+        )
+
+
+def quarantine(
+    conn: psycopg.Connection,
+    refused_csv: IO[bytes],
+    malformed: list[MalformedRow],
+    source: str,
+    content_sha256: str | None,
+    received_at: datetime,
+) -> dict[str, int]:
+    """Copy refused readings into ops.quarantine with their reasons; return counts by reason."""
+    conn.execute(
+        "create temp table if not exists refused_readings"
+        " (line bigint, device_id text, ts text, power_w text, reason_code text,"
+        " line_text text, detail text)"
+        " on commit drop"
+    )
+    conn.execute("truncate pg_temp.refused_readings")
+    with conn.cursor().copy(
+        "copy pg_temp.refused_readings (line, device_id, ts, power_w, reason_code)"
+        " from stdin (format csv)"
+    ) as copy:
+        while chunk := refused_csv.read(8 << 20):
+            copy.write(chunk)
+    if malformed:
+        with conn.cursor().copy(
+            "copy pg_temp.refused_readings (line, reason_code, line_text, detail) from stdin"
+        ) as copy:
+            for row in malformed:
+                copy.write_row((row.line, "malformed_row", row.text, row.reason))
+    texts = json.dumps(REASONS)
+    conn.execute(
+        QUARANTINE_SQL,
+        {"source": source, "sha": content_sha256, "texts": texts, "received_at": received_at},
+    )
+    return dict(
+        conn.execute(
+            "select reason_code, count(*) from pg_temp.refused_readings group by 1 order by 1"
+        ).fetchall()
+    )
+
+
+def resolve_duplicates(
+    conn: psycopg.Connection, result: LoadResult, within_load: bool
+) -> tuple[int, int]:
+    """Drop equal duplicates, keep the latest of conflicting ones; return (dropped, conflicts).
+
+    ``dropped`` counts rows of this load removed (repeats within it, equal to earlier loads);
+    ``conflicts`` counts disagreeing pairs recorded in ops.measurement_conflicts.
+    """
+    window = {"load": result.load_id, "lo": result.window_start, "hi": result.window_end}
+    dropped = conflicts = 0
+    if within_load:
+        removed, recorded = conn.execute(RESOLVE_WITHIN_LOAD_SQL, window).fetchone()
+        dropped += removed
+        conflicts += recorded
+    overlapping = conn.execute(
+        "select exists (select 1 from raw.measurement_loads where load_id <> %(load)s"
+        " and replaced_by is null and window_start <= %(hi)s and window_end >= %(lo)s)",
+        window,
+    ).fetchone()[0]
+    if overlapping:
+        equal, recorded, _superseded = conn.execute(RESOLVE_ACROSS_LOADS_SQL, window).fetchone()
+        dropped += equal
+        conflicts += recorded
+    return dropped, conflicts
+
+
+ActiveLoad = tuple[int, str, datetime | None, datetime | None]
+
+
+def active_loads(conn: psycopg.Connection, source: str, source_key: str) -> list[ActiveLoad]:
+    """(load_id, content_sha256, window_start, window_end) of this source and key's live loads."""
+    return conn.execute(
+        "select load_id, coalesce(content_sha256, ''), window_start, window_end"
+        " from raw.measurement_loads"
+        " where source = %s and source_key = %s and replaced_by is null",
+        (source, source_key),
+    ).fetchall()
+
+
+def replace_loads(
+    conn: psycopg.Connection, previous: list[ActiveLoad], result: LoadResult, digest: str
+) -> None:
+    """Retire earlier loads of the same window, or stop when the content did not change."""
+    from integrations.measurements.loader import UnchangedWindow
+
+    if previous and all(sha == digest for _, sha, _, _ in previous):
+        raise UnchangedWindow
+    conn.execute(
+        "update raw.measurement_loads set content_sha256 = %s where load_id = %s",
+        (digest, result.load_id),
+    )
+    for load_id, _, window_start, window_end in previous:
+        if window_start is not None:  # the window bounds its rows: prune partitions and blocks
+            conn.execute(
+                "delete from raw.device_measurements where load_id = %s and ts between %s and %s",
+                (load_id, window_start, window_end),
+            )
+        conn.execute(
+            "update raw.measurement_loads set replaced_by = %s where load_id = %s",
+            (result.load_id, load_id),
+        )
+
+
+def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:
+    """Store the load's counts and time window."""
+    conn.execute(
+        "update raw.measurement_loads set rows_total = %s, rows_loaded = %s,"
+        " rows_quarantined = %s, rows_duplicate = %s, rows_conflicting = %s,"
+        " window_start = %s, window_end = %s where load_id = %s",
+        (
+            result.rows_total,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.rows_duplicate,
+            result.rows_conflicting,
+            result.window_start,
+            result.window_end,
+            result.load_id,
+        ),
+    )
+
+
+def refuse_file(conn: psycopg.Connection, landed: MeasurementFile, reason: str) -> LoadResult:
+    """Record a file that cannot be read at all: one quarantine row, nothing loaded."""
+    from integrations.measurements.loader import LoadResult
+
+    load_id = begin_load(conn, "file", landed.path.name, landed.content_sha256)
+    conn.execute(
+        "insert into ops.quarantine (source, source_sha256, source_line, entity, record,"
+        " reason_code, reason) values (%s, %s, 1, 'measurements', '{}', 'unreadable_file', %s)"
+        " on conflict do nothing",
+        (landed.source, landed.content_sha256, reason),
+    )
+    result = LoadResult(load_id, landed.path.name, rows_quarantined=1)
+    result.quarantined_by_reason = {"unreadable_file": 1}
+    finish_load(conn, result)
+    return result
