@@ -1,5 +1,10 @@
-"""All dbt models as Dagster assets, dbt tests as asset checks (one ``@dbt_assets``)."""
+"""The dbt project as Dagster assets, split only by selector: hourly-partitioned models apart.
 
+dbt tests become asset checks. The partitioned models get the partition's time window as the
+vars ``min_ts`` / ``max_ts`` and rebuild exactly that window.
+"""
+
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -8,12 +13,16 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from integrations.database.resource import PostgresResource
 from integrations.dbt_project import VppalDbtTranslator, dbt_project
+from orchestration.partitions import hourly_partitions
+
+HOURLY_SELECTOR = "tag:partitioned_hourly"
 
 
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
     dagster_dbt_translator=VppalDbtTranslator(),
+    exclude=HOURLY_SELECTOR,
 )
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
@@ -21,3 +30,22 @@ def dbt_models(
     """``dbt build`` of the selected models: unit tests, models and data tests in DAG order."""
     postgres.export_for_dbt()
     yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=VppalDbtTranslator(),
+    select=HOURLY_SELECTOR,
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    name="dbt_hourly_models",
+)
+def dbt_hourly_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource
+) -> Iterator[Any]:
+    """``dbt build`` of the hourly models for the partition window (one run for a range)."""
+    postgres.export_for_dbt()
+    window = context.partition_time_window
+    dbt_vars = {"min_ts": window.start.isoformat(), "max_ts": window.end.isoformat()}
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import psycopg
 
 QUERIES: list[tuple[str, str]] = [
@@ -71,3 +73,59 @@ def print_summary(url: str) -> int:
     """Print :func:`summary_text`; exit code 0."""
     print(summary_text(url))
     return 0
+
+
+def measurement_summary_text(url: str, start: datetime, end: datetime) -> str:
+    """Loads and quarantine of the window, then energy per pool (columns) and ISP (rows)."""
+    with psycopg.connect(url) as conn:
+        loads = conn.execute(
+            "select source, count(*), sum(rows_loaded), sum(rows_quarantined),"
+            " sum(rows_duplicate), sum(rows_conflicting) from raw.measurement_loads"
+            " where replaced_by is null and window_start < %s and window_end >= %s"
+            " group by source order by source",
+            (end, start),
+        ).fetchall()
+        quarantine = conn.execute(
+            "select reason_code, count(*) from ops.quarantine where entity = 'measurements'"
+            " group by 1 order by 2 desc, 1"
+        ).fetchall()
+        pools = [
+            row[0]
+            for row in conn.execute(
+                "select distinct pool_id from marts.fct_pool_energy_isp"
+                " where isp_start >= %s and isp_start < %s order by 1",
+                (start, end),
+            )
+        ]
+        cells = conn.execute(
+            "select i.isp_number, to_char(i.isp_start at time zone 'Europe/Amsterdam', 'HH24:MI'),"
+            " e.pool_id, e.energy_kwh from marts.dim_isp i left join marts.fct_pool_energy_isp e"
+            " on e.isp_start = i.isp_start where i.isp_start >= %s and i.isp_start < %s"
+            " order by i.isp_start",
+            (start, end),
+        ).fetchall()
+    grid: dict[tuple[int, str], dict[str, object]] = {}
+    for number, local, pool, energy in cells:
+        row = grid.setdefault((number, local), {})
+        if pool is not None:
+            row[pool] = energy
+    short = [pool.removeprefix("POOL-") for pool in pools]
+    rows = [
+        (number, local, *(f"{row.get(pool, 0):.1f}" for pool in pools))
+        for (number, local), row in grid.items()
+    ]
+    totals = ("day", "", *(f"{sum(float(r.get(p, 0)) for r in grid.values()):.0f}" for p in pools))
+    parts = [
+        _table(
+            "Measurement loads",
+            ("source", "loads", "rows loaded", "quarantined", "duplicates", "conflicts"),
+            loads or [("-", 0, 0, 0, 0, 0)],
+        ),
+        _table("Quarantined readings", ("reason", "readings"), quarantine or [("-", 0)]),
+        _table(
+            f"Energy per pool and ISP, kWh (offtake +), {len(grid)} ISPs",
+            ("isp", "local", *short),
+            [*rows, totals],
+        ),
+    ]
+    return "\n\n".join(parts)

@@ -2,17 +2,19 @@
 
 import dagster as dg
 
+import assets.measurements
 import assets.ops
 import assets.registry
 import sensors
-from assets.dbt_models import dbt_models
+from assets.dbt_models import dbt_hourly_models, dbt_models
 from orchestration import jobs
 from orchestration.resources import build_resources
 
 defs = dg.Definitions.merge(
     assets.registry.defs,
+    assets.measurements.defs,
     assets.ops.defs,
-    dg.Definitions(assets=[dbt_models]),
+    dg.Definitions(assets=[dbt_models, dbt_hourly_models]),
     jobs.defs,
     sensors.defs,
     dg.Definitions(resources=build_resources()),

@@ -1,55 +1,125 @@
-"""``make demo``: the registry job end to end on the bundled sample, then a summary."""
+"""``make demo``: the platform end to end on the bundled sample and one real market day.
+
+Registry (bundled batches) → ISP calendar → measurements of 2025-02-27 (the first six hours
+from a landed file, the whole day from the device-cloud simulator) → energy per pool and ISP.
+"""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from integrations.database.admin import prepare_database
 from integrations.settings import LANDING_DIR, SAMPLE_DATA_DIR
-from integrations.summary import summary_text
+from integrations.summary import measurement_summary_text, summary_text
 from orchestration.instance import use_project_instance
 from simulators.serve import start_simulators
+
+DEMO_DAY = date(2025, 2, 27)  # the real TenneT replay day (see data/SOURCES.md)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+FILE_HOURS = 6
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Readings a device cloud export gets wrong now and then; the demo shows them quarantined.
+BAD_LINES = [
+    "DEV-000001,2025-02-27T03:00:00+01:00,NaN",
+    "DEV-000002,2025-02-27 03:00:00,120",
+    "DEV-000003,2025-02-27T03:00:00+01:00,250000",
+]
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The local day as a UTC window (23, 24 or 25 hours)."""
+    start = datetime.combine(day, datetime.min.time(), AMSTERDAM)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), AMSTERDAM)
+    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
 def land_sample_registry() -> int:
     """Copy the bundled registry batches into the landing zone; return the files copied."""
     source = SAMPLE_DATA_DIR / "registry"
-    target = LANDING_DIR / "registry"
-    shutil.copytree(source, target, dirs_exist_ok=True)
-    return sum(1 for path in source.rglob("*.csv"))
+    shutil.copytree(source, LANDING_DIR / "registry", dirs_exist_ok=True)
+    return sum(1 for _ in source.rglob("*.csv"))
 
 
-def run_demo() -> int:
-    """Start the database and simulators, land the sample, run the registry job, summarise."""
-    started = time.monotonic()
-    print("[1/4] database", flush=True)
-    url = prepare_database(lambda line: print(f"      {line}", flush=True))
-    use_project_instance()
-    print("[2/4] simulators and sample data", flush=True)
-    tso, device_cloud = start_simulators()
-    os.environ["VPPAL_TSO_URL"] = tso.url
-    os.environ["VPPAL_DEVICE_CLOUD_URL"] = device_cloud.url
-    print(f"      TSO simulator {tso.url}, device cloud simulator {device_cloud.url}")
-    print(f"      {land_sample_registry()} registry files landed in {LANDING_DIR / 'registry'}")
-    print("[3/4] registry_job (onboardings, intake, dbt build with tests, alerts, TSO)", flush=True)
+def land_measurement_export(device_cloud_url: str, start: datetime, hours: int) -> Path:
+    """Write a bulk export of the first hours from the device cloud into the landing zone."""
+    from integrations.device_cloud_client import DeviceCloudClient
+
+    folder = LANDING_DIR / "measurements"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"export_{start:%Y%m%dT%H%MZ}_{hours}h.csv"
+    client = DeviceCloudClient(base_url=device_cloud_url)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("device_id", "ts", "power_w"))
+        for page in client.measurements(start, start + timedelta(hours=hours)):
+            writer.writerows((item["device_id"], item["ts"], item["power_w"]) for item in page)
+        handle.write("\n".join(BAD_LINES) + "\n")
+    return path
+
+
+def _run(say: Callable[[str], None], job: str, **kwargs: object) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
 
+    started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("registry_job").execute_in_process(
-            instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=False,
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
         )
-    for service in (tso, device_cloud):
-        service.stop()
-    if not result.success:
-        print(f"registry_job failed (run {result.run_id}); see `make dev` → Runs for the logs")
-        return 1
-    print(f"      run {result.run_id} succeeded in {time.monotonic() - started:.1f} s", flush=True)
-    print("[4/4] summary\n", flush=True)
+    seconds = time.monotonic() - started
+    if result.success:
+        say(f"{job}: run {result.run_id} succeeded in {seconds:.1f} s")
+    else:
+        say(f"{job}: run {result.run_id} FAILED after {seconds:.1f} s (see `make dev` → Runs)")
+    return result.success
+
+
+def run_demo() -> int:
+    """Start the database and simulators, run the jobs on the sample, print the summaries."""
+
+    def say(line: str) -> None:
+        print(f"      {line}", flush=True)
+
+    print("[1/5] database", flush=True)
+    url = prepare_database(say)
+    use_project_instance()
+    print("[2/5] simulators and the bundled registry", flush=True)
+    tso, device_cloud = start_simulators()
+    os.environ["VPPAL_TSO_URL"] = tso.url
+    os.environ["VPPAL_DEVICE_CLOUD_URL"] = device_cloud.url
+    say(f"TSO simulator {tso.url}, device cloud simulator {device_cloud.url}")
+    say(f"{land_sample_registry()} registry files landed in {LANDING_DIR / 'registry'}")
+    try:
+        print("[3/5] registry_job: onboardings, intake, dbt with tests, alerts, TSO", flush=True)
+        if not _run(say, "registry_job"):
+            return 1
+        start, end = day_window(DEMO_DAY)
+        print(f"[4/5] measurements of {DEMO_DAY} ({start:%H:%M}Z - {end:%H:%M}Z)", flush=True)
+        export = land_measurement_export(device_cloud.url, start, FILE_HOURS)
+        say(f"landed {export.name}: the first {FILE_HOURS} hours as a bulk file")
+        if not _run(say, "measurement_files_job"):
+            return 1
+        last_hour = end - timedelta(hours=1)
+        range_tags = {
+            "dagster/asset_partition_range_start": f"{start:%Y-%m-%d-%H:%M}",
+            "dagster/asset_partition_range_end": f"{last_hour:%Y-%m-%d-%H:%M}",
+        }
+        say("device cloud, quality suite and aggregates for every hour of the day (one run)")
+        if not _run(say, "measurements_hourly_job", tags=range_tags):
+            return 1
+    finally:
+        for service in (tso, device_cloud):
+            service.stop()
+    print("[5/5] summary\n", flush=True)
     print(summary_text(url))
+    print()
+    print(measurement_summary_text(url, *day_window(DEMO_DAY)))
     return 0

@@ -2,11 +2,30 @@
 
 import dagster as dg
 
+from orchestration.partitions import hourly_partitions
+
 registry_job = dg.define_asset_job(
     name="registry_job",
-    selection=dg.AssetSelection.groups("registry", "ops"),
+    selection=dg.AssetSelection.groups("registry", "ops", "calendar"),
     description="Registry & pooling end to end: device-cloud onboardings, landed registry files, "
-    "dbt registry marts with their tests, site exclusivity alerts and TSO registration.",
+    "dbt registry marts with their tests, the ISP calendar, site exclusivity alerts and TSO "
+    "registration.",
+)
+
+measurement_files_job = dg.define_asset_job(
+    name="measurement_files_job",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["landing", "measurement_files"])),
+    description="Load landed measurement files (bulk backfills), once per file content.",
+)
+
+measurements_hourly_job = dg.define_asset_job(
+    name="measurements_hourly_job",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["raw", "device_measurements"]))
+    | dg.AssetSelection.groups("measurements")
+    - dg.AssetSelection.assets(dg.AssetKey(["landing", "measurement_files"])),
+    partitions_def=hourly_partitions,
+    description="Per UTC hour: fetch the device cloud's readings, run the blocking quality "
+    "suite, then build energy per device and pool per ISP and pool power.",
 )
 
 device_cloud_onboarding_schedule = dg.ScheduleDefinition(
@@ -18,4 +37,14 @@ device_cloud_onboarding_schedule = dg.ScheduleDefinition(
     execution_timezone="Europe/Amsterdam",
 )
 
-defs = dg.Definitions(jobs=[registry_job], schedules=[device_cloud_onboarding_schedule])
+measurements_hourly_schedule = dg.build_schedule_from_partitioned_job(
+    measurements_hourly_job,
+    minute_of_hour=5,
+    name="measurements_hourly_schedule",
+    description="At 5 past each hour: the previous UTC hour's readings, checks and aggregates.",
+)
+
+defs = dg.Definitions(
+    jobs=[registry_job, measurement_files_job, measurements_hourly_job],
+    schedules=[device_cloud_onboarding_schedule, measurements_hourly_schedule],
+)

@@ -1,31 +1,25 @@
 """Notice new or changed registry files in the landing zone and run the registry job."""
 
-import hashlib
 import json
-from pathlib import Path
 
 import dagster as dg
 
 from assets.registry.onboarding import BATCH_PREFIX
 from integrations.settings import LANDING_DIR
 from orchestration.jobs import registry_job
+from sensors.fingerprints import file_fingerprints, new_files, run_key
 
 
-def file_fingerprints(folder: Path) -> dict[str, str]:
-    """Content hash of every file in the batch folders, by relative path.
+def registry_fingerprints() -> dict[str, str]:
+    """Hashes of the registry batch files.
 
-    Batches the platform writes itself (device-cloud onboardings) are loaded as they are
-    written, so they are not watched.
+    The platform's own device-cloud batches are not watched: they are loaded as written.
     """
-    if not folder.exists():
-        return {}
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.glob("*/*"))
-        if path.is_file()
-        and not path.name.startswith(".")
-        and not path.parent.name.startswith(BATCH_PREFIX)
-    }
+    return file_fingerprints(
+        LANDING_DIR / "registry",
+        "*/*",
+        keep=lambda path: not path.parent.name.startswith(BATCH_PREFIX),
+    )
 
 
 @dg.sensor(
@@ -39,12 +33,11 @@ def file_fingerprints(folder: Path) -> dict[str, str]:
 def registry_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Compare file hashes with the cursor; request a run keyed by the new contents."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    current = file_fingerprints(LANDING_DIR / "registry")
-    new = {path: digest for path, digest in current.items() if seen.get(path) != digest}
+    current = registry_fingerprints()
+    new = new_files(seen, current)
     if not new:
         return dg.SensorResult(skip_reason="no new registry files", cursor=json.dumps(current))
-    run_key = hashlib.sha256(json.dumps(sorted(new.items())).encode()).hexdigest()
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key, tags={"vppal/files": str(len(new))})],
+        run_requests=[dg.RunRequest(run_key=run_key(new), tags={"vppal/files": str(len(new))})],
         cursor=json.dumps(current),
     )

@@ -1,19 +1,55 @@
-"""Device-cloud simulator: the OEM clouds through which owners onboard their devices.
+"""Device-cloud simulator: the OEM clouds through which owners onboard and read their devices.
 
 Serves onboarding events in sequence order from a cursor, the way a device cloud's REST API
-pages them. Later issues add measurements and setpoints to the same service.
+pages them, and the devices' power measurements (``simulators/profiles.py``: real replays for
+heat pumps and households, shaped series for EV chargers, PV and batteries).
+
+``GET /api/v1/measurements?from=&to=&cursor=&limit=[&device_id=][&resolution=native|4s]``
+    Readings ``{"device_id", "ts", "power_w"}`` with ``from <= ts < to``, ordered by
+    (device_id, ts) and paged by ``cursor``, an offset into that order (``limit`` defaults to
+    5,000 and is capped at 50,000). ``from`` and ``to`` are ISO 8601 with a UTC offset, at most
+    24 h apart. ``ts`` is UTC (``+00:00``); ``power_w`` is offtake positive, 0.1 W precision.
+    Each device reports at its native resolution (heat pumps 300 s, ``other`` 900 s, EV
+    chargers, PV inverters and batteries 60 s); ``resolution=4s`` gives a 4-second stream for
+    the aFRR devices and leaves the others native. The answer carries ``next_cursor``,
+    ``has_more`` and ``resolution_s``, the resolution of each device on the page.
+``GET /api/v1/devices``
+    The devices the cloud knows, with type, rated power, native resolution and whether it can
+    stream at 4 s (aFRR).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from simulators.profiles import (
+    DEFAULT_FOLDER,
+    NATIVE_RESOLUTION_S,
+    RealProfiles,
+    device_power,
+    grid_length,
+    load_real_profiles,
+)
 from simulators.service import HttpError, JsonService, Request
 
 MAX_PAGE = 500
+MEASUREMENTS_PAGE = 5_000
+MAX_MEASUREMENTS_PAGE = 50_000
+MAX_WINDOW = timedelta(hours=24)
+AFRR_RESOLUTION_S = 4
+RESOLUTIONS = ("native", "4s")
+
+# A '+' sent unencoded in a query string arrives as a space: "10:00:00 01:00" -> "+01:00".
+_SPACE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
 def load_onboardings(path: Path) -> list[dict[str, Any]]:
@@ -22,9 +58,72 @@ def load_onboardings(path: Path) -> list[dict[str, Any]]:
     return sorted(events, key=lambda event: int(event["sequence"]))
 
 
-def build_device_cloud_simulator(onboardings: list[dict[str, Any]]) -> JsonService:
-    """A device cloud that pages ``onboardings`` by sequence number."""
+def _parse_instant(name: str, raw: str | None) -> datetime:
+    example = "e.g. 2025-02-27T10:00:00+01:00"
+    if not raw:
+        raise HttpError(HTTPStatus.BAD_REQUEST, f"'{name}' is required (ISO 8601, {example})")
+    try:
+        value = datetime.fromisoformat(_SPACE_OFFSET.sub(r"\1+\2", raw.strip()))
+    except ValueError:
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST, f"'{name}'={raw!r} is not an ISO 8601 timestamp ({example})"
+        ) from None
+    if value.utcoffset() is None:
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST,
+            f"'{name}'={raw!r} has no UTC offset; add one ({example}, or Z for UTC)",
+        )
+    return value
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise HttpError(HTTPStatus.BAD_REQUEST, f"'{name}' must be an integer") from None
+
+
+def _checked_devices(devices: Iterable[Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Devices by id, sorted by id (the measurement order); unusable rows are an error."""
+    by_id: dict[str, dict[str, str]] = {}
+    for row in devices:
+        device = {key: str(row[key]) for key in ("device_id", "device_type", "rated_power_kw")}
+        device["site_id"] = str(row.get("site_id") or "")
+        if device["device_type"] not in NATIVE_RESOLUTION_S:
+            raise ValueError(f"{device['device_id']}: unknown type {device['device_type']!r}")
+        if not float(device["rated_power_kw"]) > 0:
+            raise ValueError(f"{device['device_id']}: rated_power_kw must be > 0")
+        by_id[device["device_id"]] = device
+    return dict(sorted(by_id.items()))
+
+
+def build_device_cloud_simulator(
+    onboardings: list[dict[str, Any]],
+    *,
+    devices: Iterable[Mapping[str, str]] = (),
+    afrr_devices: frozenset[str] = frozenset(),
+    profiles_folder: Path | None = None,
+) -> JsonService:
+    """A device cloud that pages ``onboardings`` and serves measurements of ``devices``.
+
+    ``devices`` are registry rows (``device_id``, ``device_type``, ``rated_power_kw``,
+    ``site_id``); ``afrr_devices`` are the ids that stream at 4 s on request. The real series
+    are read from ``profiles_folder`` (default ``data/real``) at the first measurement request.
+    """
     service = JsonService("device-cloud-simulator")
+    known = _checked_devices(devices)
+    folder = profiles_folder or DEFAULT_FOLDER
+
+    def profiles() -> RealProfiles:
+        return load_real_profiles(folder)  # read once per process, then cached
+
+    def resolution_of(device_id: str, resolution: str) -> int:
+        if resolution == "4s" and device_id in afrr_devices:
+            return AFRR_RESOLUTION_S
+        return NATIVE_RESOLUTION_S[known[device_id]["device_type"]]
 
     @service.route("GET", "/api/v1/onboardings")
     def page(request: Request) -> tuple[HTTPStatus, Any]:
@@ -37,5 +136,77 @@ def build_device_cloud_simulator(onboardings: list[dict[str, Any]]) -> JsonServi
         next_cursor = int(items[-1]["sequence"]) if items else cursor
         has_more = any(int(e["sequence"]) > next_cursor for e in onboardings)
         return HTTPStatus.OK, {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+
+    @service.route("GET", "/api/v1/devices")
+    def list_devices(_request: Request) -> tuple[HTTPStatus, Any]:
+        items = [
+            {
+                "device_id": device_id,
+                "device_type": device["device_type"],
+                "rated_power_kw": float(device["rated_power_kw"]),
+                "site_id": device["site_id"],
+                "native_resolution_s": NATIVE_RESOLUTION_S[device["device_type"]],
+                "afrr_4s": device_id in afrr_devices,
+            }
+            for device_id, device in known.items()
+        ]
+        return HTTPStatus.OK, {"items": items}
+
+    @service.route("GET", "/api/v1/measurements")
+    def measurements(request: Request) -> tuple[HTTPStatus, Any]:
+        start = _parse_instant("from", request.query.get("from"))
+        end = _parse_instant("to", request.query.get("to"))
+        if end <= start:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "'to' must be after 'from'")
+        if end - start > MAX_WINDOW:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "the window from 'from' to 'to' exceeds 24 h")
+        resolution = request.query.get("resolution", "native")
+        if resolution not in RESOLUTIONS:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "'resolution' must be 'native' or '4s'")
+        cursor = _int_param(request, "cursor", 0)
+        limit = min(_int_param(request, "limit", MEASUREMENTS_PAGE), MAX_MEASUREMENTS_PAGE)
+        if cursor < 0 or limit < 1:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "'cursor' must be >= 0 and 'limit' >= 1")
+        device_id = request.query.get("device_id")
+        if device_id is not None and device_id not in known:
+            raise HttpError(HTTPStatus.NOT_FOUND, f"unknown device_id {device_id!r}")
+        selected = [device_id] if device_id is not None else list(known)
+
+        # Offsets of each device's readings in the (device_id, ts) order.
+        resolutions = [resolution_of(d, resolution) for d in selected]
+        counts = np.array([grid_length(start, end, r) for r in resolutions], dtype=np.int64)
+        ends = np.cumsum(counts)
+        total = int(ends[-1]) if len(ends) else 0
+        items: list[dict[str, Any]] = []
+        on_page: dict[str, int] = {}
+        position = cursor
+        stop = min(cursor + limit, total)
+        index = int(np.searchsorted(ends, position, side="right"))
+        while position < stop:
+            device, res = known[selected[index]], resolutions[index]
+            offset = position - int(ends[index] - counts[index])
+            take = min(int(counts[index]) - offset, stop - position)
+            # The grid is aligned to multiples of res, so a sub-window gives the same readings.
+            grid_start = -(-math.ceil(start.timestamp()) // res) * res
+            first = datetime.fromtimestamp(grid_start + offset * res, UTC)
+            ts, power = device_power(
+                device, first, first + timedelta(seconds=take * res), res, profiles()
+            )
+            stamps = np.char.add(np.datetime_as_string(ts, unit="s"), "+00:00").tolist()
+            device_ids = [device["device_id"]] * len(stamps)
+            values = np.round(power, 1).tolist()
+            items.extend(
+                {"device_id": d, "ts": t, "power_w": p}
+                for d, t, p in zip(device_ids, stamps, values, strict=True)
+            )
+            on_page[device["device_id"]] = res
+            position += take
+            index += 1
+        return HTTPStatus.OK, {
+            "items": items,
+            "next_cursor": position,
+            "has_more": position < total,
+            "resolution_s": on_page,
+        }
 
     return service

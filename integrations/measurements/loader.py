@@ -34,6 +34,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.copy import LibpqWriter
 
 from domain.measurement_rules import DeviceLimits, judge_batch
 from integrations.measurements import store
@@ -235,7 +236,10 @@ def load_rows(
                     store.ensure_day_partitions(conn, block.days - days_ready)
                     days_ready |= block.days
                 if copy_cm is None:
-                    copy_cm = conn.cursor().copy(store.COPY_READINGS)
+                    cursor = conn.cursor()
+                    # Synchronous writer: a block is handed over only when libpq took the last
+                    # one, so memory stays bounded (the default queued writer buffers ahead).
+                    copy_cm = cursor.copy(store.COPY_READINGS, writer=LibpqWriter(cursor))
                     copy = copy_cm.__enter__()
                 copy.write(block.accepted_csv)
                 result.rows_loaded += block.accepted_rows

@@ -225,6 +225,10 @@ def resolve_duplicates(
     ``conflicts`` counts disagreeing pairs recorded in ops.measurement_conflicts.
     """
     window = {"load": result.load_id, "lo": result.window_start, "hi": result.window_end}
+    # Rows copied a moment ago have no statistics yet, and a nested loop over a self-join of
+    # millions of readings never ends: these set-based steps are hash joins and sorts.
+    conn.execute("set local enable_nestloop = off")
+    conn.execute("set local work_mem = '256MB'")
     dropped = conflicts = 0
     if within_load:
         removed, recorded = conn.execute(RESOLVE_WITHIN_LOAD_SQL, window).fetchone()

@@ -27,9 +27,7 @@ def test_new_files_request_one_run_keyed_by_their_content(tmp_path, monkeypatch)
     assert len(third.run_requests) == 1
     assert third.run_requests[0].run_key != first.run_requests[0].run_key
     assert json.loads(third.cursor) == {
-        "2025-03-01/pools.csv": registry_files.file_fingerprints(tmp_path / "registry")[
-            "2025-03-01/pools.csv"
-        ]
+        "2025-03-01/pools.csv": registry_files.registry_fingerprints()["2025-03-01/pools.csv"]
     }
 
 

@@ -1,0 +1,1 @@
+"""Data-quality checks run in PostgreSQL through Great Expectations 1.x (no dagster-ge)."""

@@ -1,0 +1,9 @@
+"""Partitions shared by assets and jobs."""
+
+import dagster as dg
+
+#: Measurements are loaded, checked and aggregated per UTC hour. An hour holds 4 whole ISPs
+#: (Amsterdam's UTC offsets are whole hours), so hourly partitions never split an ISP.
+hourly_partitions = dg.HourlyPartitionsDefinition(
+    start_date="2025-01-01-00:00", timezone="UTC", end_offset=0
+)
