@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.measurements.files import FILE_SUFFIXES
 from integrations.database.resource import PostgresResource
 from integrations.settings import LANDING_DIR
 from orchestration.jobs import measurement_files_job, measurements_hourly_job
@@ -25,8 +26,8 @@ STALE_ALERT = "measurements_stale"
 def measurement_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Request a load when a file with new content lands."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    current = file_fingerprints(LANDING_DIR / "measurements", "*.csv") | file_fingerprints(
-        LANDING_DIR / "measurements", "*.parquet"
+    current = file_fingerprints(
+        LANDING_DIR / "measurements", "*", keep=lambda path: path.suffix.lower() in FILE_SUFFIXES
     )
     new = new_files(seen, current)
     if not new:
@@ -64,7 +65,9 @@ def measurement_hours_sensor(context: dg.SensorEvaluationContext, asset_event: d
     metadata = materialization.metadata if materialization else {}
     touched = metadata.get("hours_touched")
     hours = json.loads(touched.value) if touched is not None else []
-    request = hour_range_request(hours, f"measurement-files-{asset_event.storage_id}")
+    request = hour_range_request(
+        hours, f"measurement-files-{asset_event.run_id}-{asset_event.timestamp}"
+    )
     if request is None:
         return dg.SkipReason("the files touched no hour")
     return request
@@ -94,6 +97,8 @@ def measurement_freshness_sensor(
         ).fetchone()[0]
         stale = last is None or now - last > stale_after()
         if stale:
+            # One alert per silence, keyed by the last load before it: a later silence (after
+            # readings came back) opens a new alert.
             since = last.isoformat() if last else "never"
             conn.execute(
                 "insert into ops.alerts (alert_type, alert_key, entity_id, severity, message,"
@@ -101,7 +106,7 @@ def measurement_freshness_sensor(
                 " on conflict (alert_key) do nothing",
                 (
                     STALE_ALERT,
-                    f"{STALE_ALERT}:device_cloud",
+                    f"{STALE_ALERT}:device_cloud:{since}",
                     f"no device-cloud readings since {since}",
                     json.dumps(
                         {
@@ -115,7 +120,7 @@ def measurement_freshness_sensor(
         else:
             conn.execute(
                 "update ops.alerts set closed_at = %s, updated_at = %s"
-                " where alert_key = %s and closed_at is null",
-                (now, now, f"{STALE_ALERT}:device_cloud"),
+                " where alert_type = %s and entity_id = 'device_cloud' and closed_at is null",
+                (now, now, STALE_ALERT),
             )
     return dg.SkipReason("measurements stale: alert open" if stale else "measurements fresh")

@@ -30,7 +30,8 @@ from integrations.database.urls import (
 )
 from integrations.settings import DBT_PROJECT_DIR, SAMPLE_DATA_DIR
 
-TEST_DATABASE = "vppal_test"
+#: One database per test session; override to run two sessions side by side on one server.
+TEST_DATABASE = os.environ.get("VPPAL_TEST_DATABASE", "vppal_test")
 
 
 def _ensure_manifest() -> None:

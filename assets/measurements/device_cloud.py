@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from integrations.database.resource import PostgresResource
 from integrations.device_cloud_client import DeviceCloudClient
@@ -12,6 +13,18 @@ from orchestration.partitions import hourly_partitions
 # run and UI reload imports this code location, and only a run of this asset needs them.
 
 RAW_READINGS = dg.AssetKey(["raw", "device_measurements"])
+
+
+class DeviceCloudReadingsConfig(dg.Config):
+    """What to ask the device cloud for."""
+
+    resolution: str = Field(
+        default="4s",
+        description="'4s': 4-second streams for aFRR devices (the TSO checks aFRR delivery at "
+        "that resolution), native resolution for the others; 'native': native for all.",
+    )
+
+
 QUALITY_CHECK = "passes_measurement_quality_suite"
 
 
@@ -41,6 +54,7 @@ QUALITY_CHECK = "passes_measurement_quality_suite"
 )
 def raw_device_measurements(
     context: dg.AssetExecutionContext,
+    config: DeviceCloudReadingsConfig,
     postgres: PostgresResource,
     device_cloud: DeviceCloudClient,
 ) -> dg.MaterializeResult:
@@ -55,7 +69,7 @@ def raw_device_measurements(
     while hour < window.end:
         end = hour + timedelta(hours=1)
         result = load_device_cloud_window(
-            postgres.url, hour, end, device_cloud.measurements(hour, end)
+            postgres.url, hour, end, device_cloud.measurements(hour, end, config.resolution)
         )
         if result.skipped:
             totals["unchanged"] += 1

@@ -24,6 +24,12 @@ from pathlib import Path
 SUPERUSER = "vppal"
 DEFAULT_PORT = 54329
 SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
+#: Sized for this platform's loads on a small machine (2 cores, some GiB): bulk COPYs of
+#: millions of readings without mid-load checkpoints, and in-memory sorts for the aggregates.
+SERVER_SETTINGS = (
+    "-c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=256MB"
+    " -c max_wal_size=4GB -c checkpoint_timeout=15min"
+)
 
 
 def _binaries() -> Path:
@@ -84,7 +90,8 @@ class EmbeddedPostgres:
                     "-l",
                     str(self.log_file),
                     "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''",
+                    f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
+                    + SERVER_SETTINGS,
                 ],
                 run_as,
             )

@@ -69,6 +69,22 @@ def sqlalchemy_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
+#: Session settings for the set-based checks over millions of readings: sorts and hashes in
+#: memory instead of spilling to disk (PostgreSQL's default work_mem is 4 MB), and no nested
+#: loops, which the planner picks for rows copied a moment ago and which then never end.
+ANALYTIC_SESSION_OPTIONS = "-c work_mem=256MB -c enable_nestloop=off"
+
+
+def with_session_options(url: str, options: str = ANALYTIC_SESSION_OPTIONS) -> str:
+    """``url`` with libpq ``options`` (session settings) added to its query string."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"{query['options']} {options}" if "options" in query else options
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
 def libpq_parts(url: str) -> dict[str, str]:
     """Host, port, user, password and database of ``url`` (for dbt's profile)."""
     parts = urlsplit(url)

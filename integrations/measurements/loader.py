@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -81,11 +82,10 @@ class LoadResult:
 
 @dataclass
 class _Block:
-    """One judged block ready for the database."""
+    """One judged block ready for the database: accepted rows as CSV per UTC day."""
 
-    accepted_csv: bytes
+    accepted_by_day: dict[datetime, bytes]
     accepted_rows: int
-    days: set[datetime]
     ts_min: datetime | None
     ts_max: datetime | None
     rejected_csv: bytes
@@ -104,8 +104,8 @@ class _DuplicateWatch:
         index = pc.index_in(device_id, value_set=self.devices.device_ids)
         idx = pc.fill_null(index, 0).to_numpy(zero_copy_only=False).astype(np.int64)
         ms = pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False) // 1000
-        keys = ms * (1 << 21) + idx
-        suspect = len(np.unique(keys)) < len(keys)
+        keys = np.sort(ms * (1 << 21) + idx)  # a sort beats hashing here (numpy's unique)
+        suspect = bool(np.any(keys[1:] == keys[:-1]))
         # a device going back in time (or standing still) across blocks
         first_ms = np.full_like(self.last_ms, np.iinfo(np.int64).max)
         np.minimum.at(first_ms, idx, ms)
@@ -142,17 +142,21 @@ def _judge_blocks(
                 "reason_code": pc.filter(verdict.reasons, rejected_mask),
             }
         )
-        days: set[datetime] = set()
+        by_day: dict[datetime, bytes] = {}
         ts_min = ts_max = None
         if good.num_rows:
             low, high = pc.min_max(good_ts).values()
             ts_min, ts_max = low.as_py(), high.as_py()
-            day_values = pc.unique(pc.floor_temporal(good_ts, unit="day")).to_pylist()
-            days = {day for day in day_values if day is not None}
+            day_of_row = pc.floor_temporal(good_ts, unit="day")
+            days = pc.unique(day_of_row).to_pylist()
+            if len(days) == 1:
+                by_day[days[0]] = _csv(good)
+            else:  # a block across midnight UTC: one part per day partition
+                for day in days:
+                    by_day[day] = _csv(good.filter(pc.equal(day_of_row, day)))
         yield _Block(
-            accepted_csv=_csv(good),
+            accepted_by_day=by_day,
             accepted_rows=good.num_rows,
-            days=days,
             ts_min=ts_min,
             ts_max=ts_max,
             rejected_csv=_csv(bad) if bad.num_rows else b"",
@@ -173,6 +177,41 @@ def _csv(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pacsv.write_csv(table, sink, write_options=_WRITE_OPTIONS)
     return sink.getvalue()
+
+
+class _DayCopies:
+    """One COPY stream at a time, straight into the day's leaf partition (no row routing)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.day: datetime | None = None
+        self.days_written: set[datetime] = set()
+        self._cm: Any = None
+        self._copy: Any = None
+
+    def write(self, day: datetime, data: bytes) -> None:
+        if day != self.day:
+            self.close()
+            leaf = store.ensure_day_partition(self.conn, day)
+            cursor = self.conn.cursor()
+            # Synchronous writer: a block is handed over only when libpq took the last one, so
+            # memory stays bounded (psycopg's default queued writer buffers ahead).
+            self._cm = cursor.copy(store.copy_readings_into(leaf), writer=LibpqWriter(cursor))
+            self._copy = self._cm.__enter__()
+            self.day = day
+            self.days_written.add(day)
+        self._copy.write(data)
+
+    def close(self) -> None:
+        if self._cm is not None:
+            cm, self._cm, self._copy, self.day = self._cm, None, None, None
+            cm.__exit__(None, None, None)
+
+    def __enter__(self) -> _DayCopies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _in_background(blocks: Iterator[_Block]) -> Iterator[_Block]:
@@ -217,37 +256,21 @@ def load_rows(
     load_id = store.begin_load(conn, source, source_key, content_sha256)
     result = LoadResult(load_id, source_key)
     suspect = False
-    with tempfile.TemporaryFile() as rejects:
-        copy_cm = None
-        days_ready: set[datetime] = set()
-        try:
-            for block in _in_background(_judge_blocks(raw_batches(), devices, now)):
-                result.rows_total += block.accepted_rows + block.rejected_rows
-                if block.rejected_csv:
-                    rejects.write(block.rejected_csv)
-                    result.rows_quarantined += block.rejected_rows
-                if not block.accepted_rows:
-                    continue
-                suspect = suspect or block.suspect_duplicates
-                if not block.days <= days_ready:
-                    if copy_cm is not None:
-                        copy_cm.__exit__(None, None, None)
-                        copy_cm = None
-                    store.ensure_day_partitions(conn, block.days - days_ready)
-                    days_ready |= block.days
-                if copy_cm is None:
-                    cursor = conn.cursor()
-                    # Synchronous writer: a block is handed over only when libpq took the last
-                    # one, so memory stays bounded (the default queued writer buffers ahead).
-                    copy_cm = cursor.copy(store.COPY_READINGS, writer=LibpqWriter(cursor))
-                    copy = copy_cm.__enter__()
-                copy.write(block.accepted_csv)
-                result.rows_loaded += block.accepted_rows
-                result.window_start = min(filter(None, (result.window_start, block.ts_min)))
-                result.window_end = max(filter(None, (result.window_end, block.ts_max)))
-        finally:
-            if copy_cm is not None:
-                copy_cm.__exit__(None, None, None)
+    with tempfile.TemporaryFile() as rejects, _DayCopies(conn) as copies:
+        for block in _in_background(_judge_blocks(raw_batches(), devices, now)):
+            result.rows_total += block.accepted_rows + block.rejected_rows
+            if block.rejected_csv:
+                rejects.write(block.rejected_csv)
+                result.rows_quarantined += block.rejected_rows
+            if not block.accepted_rows:
+                continue
+            suspect = suspect or block.suspect_duplicates
+            for day, data in block.accepted_by_day.items():
+                copies.write(day, data)
+            result.rows_loaded += block.accepted_rows
+            result.window_start = min(filter(None, (result.window_start, block.ts_min)))
+            result.window_end = max(filter(None, (result.window_end, block.ts_max)))
+        copies.close()
         result.seconds["read_check_copy"] = time.perf_counter() - clock
         clock = time.perf_counter()
         malformed_rows = malformed() if malformed else []
@@ -267,6 +290,7 @@ def load_rows(
         result.rows_loaded -= dropped
     result.seconds["duplicates"] = time.perf_counter() - clock
     store.finish_load(conn, result)
+    store.analyze_days(conn, copies.days_written)
     return result
 
 

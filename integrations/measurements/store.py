@@ -15,7 +15,12 @@ if TYPE_CHECKING:
     from integrations.measurements.loader import LoadResult
     from integrations.measurements.reader import MalformedRow, MeasurementFile
 
-COPY_READINGS = "copy raw.device_measurements (device_id, ts, power_w) from stdin (format csv)"
+
+def copy_readings_into(leaf: sql.Composable) -> sql.Composed:
+    """COPY of the three measured columns into one day partition (the rest are defaults)."""
+    return sql.SQL("copy {} (device_id, ts, power_w) from stdin (format csv)").format(leaf)
+
+
 LOCK_KEY = "vppal.measurements.load"
 
 # One sentence per refused reading, naming it and the reason (built set-based in SQL).
@@ -160,20 +165,16 @@ def begin_load(
     return load_id
 
 
-def ensure_day_partitions(conn: psycopg.Connection, days: set[datetime]) -> None:
-    """Create the UTC day partitions of raw.device_measurements that are missing."""
-    for day in sorted(days):
-        name = f"device_measurements_{day:%Y%m%d}"
-        conn.execute(
-            sql.SQL(
-                "create table if not exists raw.{} partition of raw.device_measurements"
-                " for values from ({}) to ({})"
-            ).format(
-                sql.Identifier(name),
-                sql.Literal(day),
-                sql.Literal(day + timedelta(days=1)),
-            )
-        )
+def ensure_day_partition(conn: psycopg.Connection, day: datetime) -> sql.Identifier:
+    """Create the UTC day partition of raw.device_measurements if missing; return its name."""
+    leaf = sql.Identifier("raw", f"device_measurements_{day:%Y%m%d}")
+    conn.execute(
+        sql.SQL(
+            "create table if not exists {} partition of raw.device_measurements"
+            " for values from ({}) to ({})"
+        ).format(leaf, sql.Literal(day), sql.Literal(day + timedelta(days=1)))
+    )
+    return leaf
 
 
 def quarantine(
@@ -281,6 +282,15 @@ def replace_loads(
             "update raw.measurement_loads set replaced_by = %s where load_id = %s",
             (result.load_id, load_id),
         )
+
+
+def analyze_days(conn: psycopg.Connection, days: set[datetime]) -> None:
+    """Refresh the statistics of the day partitions a load wrote.
+
+    Queries right after a load (checks, aggregates) otherwise plan for empty tables.
+    """
+    for day in sorted(days):
+        conn.execute(sql.SQL("analyze {}").format(ensure_day_partition(conn, day)))
 
 
 def finish_load(conn: psycopg.Connection, result: LoadResult) -> None:

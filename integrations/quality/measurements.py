@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from integrations.database.urls import sqlalchemy_url
+from integrations.database.urls import sqlalchemy_url, with_session_options
 
 RATED_POWER_FACTOR = 1.5  # |power| may reach 1.5 x the rated power (peaks, metering error)
 SIGN_TOLERANCE_W = 50.0  # how far a one-way device may read on the wrong side of zero
@@ -392,7 +392,7 @@ def _validate(url: str, window_query: str, queries: dict[str, str]) -> list[Any]
         ),
     )
     source = context.data_sources.add_postgres(
-        "vppal_measurements", connection_string=sqlalchemy_url(url)
+        "vppal_measurements", connection_string=with_session_options(sqlalchemy_url(url))
     )
     try:
         asset = source.add_query_asset("device_measurements_window", query=window_query)

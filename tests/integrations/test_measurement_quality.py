@@ -28,7 +28,7 @@ DAY_START = datetime(2025, 2, 27, tzinfo=UTC)
 DAY_END = datetime(2025, 2, 28, tzinfo=UTC)
 HOUR_START = datetime(2025, 2, 27, 10, tzinfo=UTC)
 HOUR_END = datetime(2025, 2, 27, 11, tzinfo=UTC)
-PARTITION = "raw.device_measurements_test_p"
+PARTITION = "raw.device_measurements_20250227"  # the name the loader gives the day
 
 # device, type, rated kW, interval, power W (offtake positive): all well inside their limits
 DEVICES = [
@@ -56,8 +56,8 @@ def measurement_db(db_url: str) -> Iterator[str]:
                 " for values from ('2025-02-27 00:00+00') to ('2025-02-28 00:00+00')"
             )
             created.append("partition")
-        except psycopg.errors.InvalidObjectDefinition:
-            pass  # another module's partition holds the day: use it, leave it in place
+        except (psycopg.errors.InvalidObjectDefinition, psycopg.errors.DuplicateTable):
+            pass  # the loader's partition for the day exists: use it, leave it in place
         if conn.execute("select to_regclass('marts.dim_devices')").fetchone()[0] is None:
             conn.execute("create schema if not exists marts")
             conn.execute(

@@ -18,7 +18,10 @@ held as (
         power_w,
         ts as hold_from,
         least(
-            coalesce(lead(ts) over (partition by device_id order by ts), ts + interval '15 minutes'),
+            coalesce(
+                lead(ts) over (partition by device_id order by ts),
+                ts + interval '15 minutes'
+            ),
             ts + interval '15 minutes'
         ) as hold_to
     from readings

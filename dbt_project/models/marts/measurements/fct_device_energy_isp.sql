@@ -5,7 +5,10 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_partition_window('isp_start') }}",
+    pre_hook=[
+        "set local work_mem = '256MB'",
+        "{{ delete_partition_window('isp_start') }}",
+    ],
 ) }}
 
 with
@@ -29,19 +32,20 @@ pieces as (
         piece.piece_from,
         piece.piece_to
     from binned
-    cross join lateral (
-        values
-        (
-            binned.first_isp,
-            binned.hold_from,
-            least(binned.hold_to, binned.first_isp + interval '15 minutes')
-        ),
-        (
-            binned.first_isp + interval '15 minutes',
-            binned.first_isp + interval '15 minutes',
-            binned.hold_to
-        )
-    ) as piece (isp_start, piece_from, piece_to)
+    cross join
+        lateral (
+            values
+            (
+                binned.first_isp,
+                binned.hold_from,
+                least(binned.hold_to, binned.first_isp + interval '15 minutes')
+            ),
+            (
+                binned.first_isp + interval '15 minutes',
+                binned.first_isp + interval '15 minutes',
+                binned.hold_to
+            )
+        ) as piece (isp_start, piece_from, piece_to)
     where piece.piece_to > piece.piece_from
 ),
 

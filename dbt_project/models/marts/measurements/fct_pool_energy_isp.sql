@@ -4,7 +4,10 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_partition_window('isp_start') }}",
+    pre_hook=[
+        "set local work_mem = '256MB'",
+        "{{ delete_partition_window('isp_start') }}",
+    ],
 ) }}
 
 with
@@ -35,15 +38,15 @@ flagged as (
     inner join memberships
         on
             device_energy.device_id = memberships.device_id
-            and memberships.valid_from <= device_energy.isp_start
-            and (memberships.valid_to is null or memberships.valid_to > device_energy.isp_start)
+            and device_energy.isp_start >= memberships.valid_from
+            and (memberships.valid_to is null or device_energy.isp_start < memberships.valid_to)
     left join excluded_sites
         on
             memberships.site_id = excluded_sites.site_id
-            and excluded_sites.valid_from <= device_energy.isp_start
+            and device_energy.isp_start >= excluded_sites.valid_from
             and (
                 excluded_sites.valid_to is null
-                or excluded_sites.valid_to > device_energy.isp_start
+                or device_energy.isp_start < excluded_sites.valid_to
             )
 )
 

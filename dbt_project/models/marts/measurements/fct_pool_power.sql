@@ -5,7 +5,10 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_partition_window('ts') }}",
+    pre_hook=[
+        "set local work_mem = '256MB'",
+        "{{ delete_partition_window('ts') }}",
+    ],
 ) }}
 
 with
@@ -39,8 +42,8 @@ member_holds as (
     inner join memberships
         on
             held.device_id = memberships.device_id
-            and memberships.valid_from <= held.hold_from
-            and (memberships.valid_to is null or memberships.valid_to > held.hold_from)
+            and held.hold_from >= memberships.valid_from
+            and (memberships.valid_to is null or held.hold_from < memberships.valid_to)
 ),
 
 pieces as (
@@ -84,8 +87,8 @@ flagged as (
     left join excluded_sites
         on
             per_device.site_id = excluded_sites.site_id
-            and excluded_sites.valid_from <= per_device.bucket
-            and (excluded_sites.valid_to is null or excluded_sites.valid_to > per_device.bucket)
+            and per_device.bucket >= excluded_sites.valid_from
+            and (excluded_sites.valid_to is null or per_device.bucket < excluded_sites.valid_to)
 )
 
 select
