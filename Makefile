@@ -63,9 +63,10 @@ docs: prepare ## build and serve dbt's docs on http://127.0.0.1:8080
 	$(BIN)/vppal dbt docs generate
 	$(BIN)/vppal dbt docs serve --host 127.0.0.1 --port 8080
 
-bench: prepare ## benchmarks: definitions load time, registry build for 100,000 devices
+bench: prepare ## benchmarks: definitions load, registry build (100k devices), measurement ingest (9 M rows)
 	$(BIN)/python -m benchmarks.definitions_load
 	$(BIN)/python -m benchmarks.registry_build
+	$(BIN)/python -m benchmarks.measurement_ingest
 
 db-start: install ## start the embedded PostgreSQL (prints its URL)
 	$(BIN)/vppal db start
