@@ -77,6 +77,25 @@ def empty_platform_tables(url: str) -> None:
         )
 
 
+def run_registry_job(landing: Path):
+    """Run registry_job in process on an ephemeral instance, reading batches from ``landing``."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.resources import build_resources
+
+    return defs.resolve_job_def("registry_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=build_resources(),
+        run_config={
+            "ops": {
+                "raw_registry": {"config": {"folder": str(landing)}},
+                "landing__device_cloud_onboardings": {"config": {"landing_folder": str(landing)}},
+            }
+        },
+    )
+
+
 @pytest.fixture
 def clean_db(db_url: str) -> str:
     """The test database with the registry, quarantine and alert tables emptied."""

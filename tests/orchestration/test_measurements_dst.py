@@ -19,10 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
 import psycopg
 import pytest
-from conftest import empty_platform_tables
+from conftest import empty_platform_tables, run_registry_job
 from psycopg import sql
 
 from domain.isp import isps_of_day
@@ -52,22 +51,6 @@ MARGIN = timedelta(hours=1)  # what the day's build could touch around it (holds
 def _query(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
-
-
-def _run_registry_job(landing: Path) -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import defs
-    from orchestration.resources import build_resources
-
-    return defs.resolve_job_def("registry_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=build_resources(),
-        run_config={
-            "ops": {
-                "raw_registry": {"config": {"folder": str(landing)}},
-                "landing__device_cloud_onboardings": {"config": {"landing_folder": str(landing)}},
-            }
-        },
-    )
 
 
 def _ensure_day_partition(conn: psycopg.Connection, day: datetime) -> None:
@@ -131,7 +114,7 @@ def member(db_url, simulators, tmp_path_factory) -> tuple[str, str, str]:
     landing = tmp_path_factory.mktemp("landing") / "registry"
     shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
     empty_platform_tables(db_url)
-    assert _run_registry_job(landing).success
+    assert run_registry_job(landing).success
     [(device_id, pool_id)] = _query(
         db_url,
         "select m.device_id, m.pool_id from marts.fct_device_pool_membership as m"

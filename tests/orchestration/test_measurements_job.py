@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import psycopg
 import pytest
-from conftest import empty_platform_tables
+from conftest import empty_platform_tables, run_registry_job
 from psycopg import sql
 
 pytestmark = pytest.mark.slow
@@ -42,22 +41,6 @@ MART_TABLES = ["marts.fct_device_energy_isp", "marts.fct_pool_energy_isp", "mart
 def _query(url: str, sql: str, params: tuple | dict = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-def _run_registry_job(landing: Path) -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import defs
-    from orchestration.resources import build_resources
-
-    return defs.resolve_job_def("registry_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=build_resources(),
-        run_config={
-            "ops": {
-                "raw_registry": {"config": {"folder": str(landing)}},
-                "landing__device_cloud_onboardings": {"config": {"landing_folder": str(landing)}},
-            }
-        },
-    )
 
 
 def _run_hourly(partition_key: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
@@ -117,7 +100,7 @@ def registry(db_url, simulators, tmp_path_factory) -> str:
     landing = tmp_path_factory.mktemp("landing") / "registry"
     shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
     empty_platform_tables(db_url)
-    assert _run_registry_job(landing).success
+    assert run_registry_job(landing).success
     with psycopg.connect(db_url) as conn:
         conn.execute(
             "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts"

@@ -4,31 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import psycopg
 import pytest
-from conftest import empty_platform_tables
+from conftest import empty_platform_tables, run_registry_job
 
 from integrations.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
-
-
-def _run_registry_job(landing: Path) -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import defs
-    from orchestration.resources import build_resources
-
-    job = defs.resolve_job_def("registry_job")
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=build_resources(),
-        run_config={
-            "ops": {
-                "raw_registry": {"config": {"folder": str(landing)}},
-                "landing__device_cloud_onboardings": {"config": {"landing_folder": str(landing)}},
-            }
-        },
-    )
 
 
 def _query(url: str, sql: str) -> list[tuple]:
@@ -46,7 +28,7 @@ def built(db_url, simulators, tmp_path_factory):
     landing = tmp_path_factory.mktemp("landing") / "registry"
     shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
     empty_platform_tables(db_url)
-    result = _run_registry_job(landing)
+    result = run_registry_job(landing)
     return db_url, landing, result
 
 
@@ -174,7 +156,7 @@ def test_rerunning_the_job_changes_no_table(built):
     )
     registrations_before = _query(url, "select count(*) from ops.tso_registrations")
     before = snapshot()
-    assert _run_registry_job(landing).success
+    assert run_registry_job(landing).success
     assert snapshot() == before
     assert (
         _query(url, "select alert_key, opened_at, closed_at, details from ops.alerts order by 1")
