@@ -102,7 +102,10 @@ def run_demo() -> int:
         if not _run(say, "registry_job"):
             return 1
         start, end = day_window(DEMO_DAY)
-        print(f"[4/5] measurements of {DEMO_DAY} ({start:%H:%M}Z - {end:%H:%M}Z)", flush=True)
+        print(
+            f"[4/5] measurements of {DEMO_DAY} ({start:%Y-%m-%d %H:%M}Z - {end:%Y-%m-%d %H:%M}Z)",
+            flush=True,
+        )
         export = land_measurement_export(device_cloud.url, start, FILE_HOURS)
         say(f"landed {export.name}: the first {FILE_HOURS} hours as a bulk file")
         if not _run(say, "measurement_files_job"):

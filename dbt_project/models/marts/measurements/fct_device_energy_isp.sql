@@ -63,6 +63,6 @@ energy as (
 select
     device_id,
     isp_start,
-    round(energy_kwh::numeric, 6) as energy_kwh,
-    round(coverage::numeric, 4) as coverage
+    round(energy_kwh::numeric, 6)::numeric(18, 6) as energy_kwh,
+    round(coverage::numeric, 4)::numeric(7, 4) as coverage
 from energy

@@ -53,10 +53,11 @@ flagged as (
 select
     pool_id,
     isp_start,
-    sum(energy_kwh) as energy_kwh,
+    sum(energy_kwh)::numeric(18, 6) as energy_kwh,
     count(*)::integer as devices_reporting,
-    round(avg(coverage), 4) as mean_coverage,
-    coalesce(sum(energy_kwh) filter (where is_excluded), 0) as excluded_energy_kwh,
+    round(avg(coverage), 4)::numeric(7, 4) as mean_coverage,
+    coalesce(sum(energy_kwh) filter (where is_excluded), 0)::numeric(18, 6)
+        as excluded_energy_kwh,
     (count(*) filter (where is_excluded))::integer as devices_excluded
 from flagged
 group by pool_id, isp_start

@@ -95,9 +95,9 @@ select
     pool_id,
     bucket as ts,
     extract(epoch from step)::integer as resolution_seconds,
-    round((sum(power_w) / 1e6)::numeric, 6) as power_mw,
+    round((sum(power_w) / 1e6)::numeric, 6)::numeric(18, 6) as power_mw,
     count(*)::integer as devices_reporting,
-    round((coalesce(sum(power_w) filter (where is_excluded), 0) / 1e6)::numeric, 6)
+    round((coalesce(sum(power_w) filter (where is_excluded), 0) / 1e6)::numeric, 6)::numeric(18, 6)
         as excluded_power_mw,
     (count(*) filter (where is_excluded))::integer as devices_excluded
 from flagged
