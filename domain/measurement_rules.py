@@ -65,6 +65,7 @@ class BatchVerdict:
     reasons: pa.Array  # string, null where accepted
     ts: pa.Array  # timestamp[us, UTC], null where not parsable
     power_w: np.ndarray  # float64, NaN where not parsable
+    device_index: pa.Array  # int32 position in DeviceLimits, null where unknown
 
     @property
     def accepted(self) -> pa.Array:
@@ -184,4 +185,4 @@ def judge_batch(
     ):
         if pc.any(mask).as_py():  # most batches are clean: skip the untouched rules
             reasons = pc.if_else(mask, pa.scalar(code), reasons)
-    return BatchVerdict(reasons, parsed_ts, power)
+    return BatchVerdict(reasons, parsed_ts, power, index)

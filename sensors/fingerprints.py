@@ -1,8 +1,11 @@
 """Content hashes of landed files: the run keys of the landing sensors."""
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
+
+import dagster as dg
 
 
 def file_fingerprints(
@@ -30,3 +33,17 @@ def new_files(previous: dict[str, str], current: dict[str, str]) -> dict[str, st
 def run_key(files: dict[str, str]) -> str:
     """One key for a set of file contents: the same contents never start two runs."""
     return hashlib.sha256("".join(sorted(files.values())).encode()).hexdigest()
+
+
+def landing_sensor_result(
+    cursor: str | None, current: dict[str, str], what: str
+) -> dg.SensorResult:
+    """Compare the files' hashes with the cursor; one run request for the new contents."""
+    seen: dict[str, str] = json.loads(cursor) if cursor else {}
+    new = new_files(seen, current)
+    if not new:
+        return dg.SensorResult(skip_reason=f"no new {what}", cursor=json.dumps(current))
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=run_key(new), tags={"vppal/files": str(len(new))})],
+        cursor=json.dumps(current),
+    )

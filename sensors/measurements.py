@@ -10,7 +10,7 @@ from assets.measurements.files import FILE_SUFFIXES
 from integrations.database.resource import PostgresResource
 from integrations.settings import LANDING_DIR
 from orchestration.jobs import measurement_files_job, measurements_hourly_job
-from sensors.fingerprints import file_fingerprints, new_files, run_key
+from sensors.fingerprints import file_fingerprints, landing_sensor_result
 
 STALE_ALERT = "measurements_stale"
 
@@ -25,17 +25,10 @@ STALE_ALERT = "measurements_stale"
 )
 def measurement_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Request a load when a file with new content lands."""
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = file_fingerprints(
         LANDING_DIR / "measurements", "*", keep=lambda path: path.suffix.lower() in FILE_SUFFIXES
     )
-    new = new_files(seen, current)
-    if not new:
-        return dg.SensorResult(skip_reason="no new measurement files", cursor=json.dumps(current))
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key(new), tags={"vppal/files": str(len(new))})],
-        cursor=json.dumps(current),
-    )
+    return landing_sensor_result(context.cursor, current, "measurement files")
 
 
 def hour_range_request(hours: list[str], key: str) -> dg.RunRequest | None:

@@ -1,13 +1,11 @@
 """Notice new or changed registry files in the landing zone and run the registry job."""
 
-import json
-
 import dagster as dg
 
 from assets.registry.onboarding import BATCH_PREFIX
 from integrations.settings import LANDING_DIR
 from orchestration.jobs import registry_job
-from sensors.fingerprints import file_fingerprints, new_files, run_key
+from sensors.fingerprints import file_fingerprints, landing_sensor_result
 
 
 def registry_fingerprints() -> dict[str, str]:
@@ -32,12 +30,4 @@ def registry_fingerprints() -> dict[str, str]:
 )
 def registry_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Compare file hashes with the cursor; request a run keyed by the new contents."""
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    current = registry_fingerprints()
-    new = new_files(seen, current)
-    if not new:
-        return dg.SensorResult(skip_reason="no new registry files", cursor=json.dumps(current))
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key(new), tags={"vppal/files": str(len(new))})],
-        cursor=json.dumps(current),
-    )
+    return landing_sensor_result(context.cursor, registry_fingerprints(), "registry files")

@@ -96,6 +96,17 @@ def run_registry_job(landing: Path):
     )
 
 
+def build_sample_registry(url: str, folder: Path):
+    """Copy the bundled registry under ``folder``, empty the platform tables, run registry_job.
+
+    Returns (landing folder, run result).
+    """
+    landing = folder / "registry"
+    shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
+    empty_platform_tables(url)
+    return landing, run_registry_job(landing)
+
+
 @pytest.fixture
 def clean_db(db_url: str) -> str:
     """The test database with the registry, quarantine and alert tables emptied."""

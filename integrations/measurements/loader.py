@@ -98,11 +98,9 @@ class _DuplicateWatch:
 
     def __init__(self, devices: DeviceLimits) -> None:
         self.last_ms = np.full(max(len(devices.device_ids), 1), np.iinfo(np.int64).min)
-        self.devices = devices
 
-    def suspect(self, device_id: pa.Array, ts: pa.Array) -> bool:
-        index = pc.index_in(device_id, value_set=self.devices.device_ids)
-        idx = pc.fill_null(index, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    def suspect(self, device_index: pa.Array, ts: pa.Array) -> bool:
+        idx = pc.fill_null(device_index, 0).to_numpy(zero_copy_only=False).astype(np.int64)
         ms = pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False) // 1000
         keys = np.sort(ms * (1 << 21) + idx)  # a sort beats hashing here (numpy's unique)
         suspect = bool(np.any(keys[1:] == keys[:-1]))
@@ -161,7 +159,8 @@ def _judge_blocks(
             ts_max=ts_max,
             rejected_csv=_csv(bad) if bad.num_rows else b"",
             rejected_rows=bad.num_rows,
-            suspect_duplicates=bool(good.num_rows) and watch.suspect(good["device_id"], good_ts),
+            suspect_duplicates=bool(good.num_rows)
+            and watch.suspect(pc.filter(verdict.device_index, accepted), good_ts),
         )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -21,10 +20,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import empty_platform_tables, run_registry_job
-from psycopg import sql
+from conftest import build_sample_registry
 
 from domain.isp import isps_of_day
+from integrations.measurements.store import ensure_day_partition
 from integrations.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -51,24 +50,6 @@ MARGIN = timedelta(hours=1)  # what the day's build could touch around it (holds
 def _query(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
-
-
-def _ensure_day_partition(conn: psycopg.Connection, day: datetime) -> None:
-    """The UTC day partition of raw.device_measurements (named as the loader names it)."""
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL(
-                    "create table if not exists {} partition of raw.device_measurements"
-                    " for values from ({}) to ({})"
-                ).format(
-                    sql.Identifier("raw", f"device_measurements_{day:%Y%m%d}"),
-                    sql.Literal(day),
-                    sql.Literal(day + timedelta(days=1)),
-                )
-            )
-    except psycopg.errors.InvalidObjectDefinition:
-        pass  # a partition of another name holds the day: the readings go there
 
 
 def _dbt_build_window(start: datetime, end: datetime, work: Path) -> str:
@@ -109,12 +90,9 @@ def member(db_url, simulators, tmp_path_factory) -> tuple[str, str, str]:
 
     Returns (url, device_id, pool_id).
     """
-    from integrations.settings import SAMPLE_DATA_DIR
 
-    landing = tmp_path_factory.mktemp("landing") / "registry"
-    shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
-    empty_platform_tables(db_url)
-    assert run_registry_job(landing).success
+    _, result = build_sample_registry(db_url, tmp_path_factory.mktemp("landing"))
+    assert result.success
     [(device_id, pool_id)] = _query(
         db_url,
         "select m.device_id, m.pool_id from marts.fct_device_pool_membership as m"
@@ -138,7 +116,7 @@ def built_days(member, tmp_path_factory) -> tuple[str, str, str]:
         for start, end, _ in DAYS.values():
             day = start.replace(hour=0)
             while day < end:
-                _ensure_day_partition(conn, day)
+                ensure_day_partition(conn, day)
                 day += timedelta(days=1)
             # nothing else in or around the day: only this device's readings are aggregated
             conn.execute(

@@ -7,14 +7,14 @@ last test breaks another hour (12:00) and shows the failing check keeps its aggr
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import psycopg
 import pytest
-from conftest import empty_platform_tables, run_registry_job
-from psycopg import sql
+from conftest import build_sample_registry
+
+from integrations.measurements.store import ensure_day_partition
 
 pytestmark = pytest.mark.slow
 
@@ -55,24 +55,6 @@ def _run_hourly(partition_key: str, raise_on_error: bool = True) -> dg.ExecuteIn
     )
 
 
-def _ensure_day_partition(conn: psycopg.Connection, day: datetime) -> None:
-    """The UTC day partition of raw.device_measurements (named as the loader names it)."""
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL(
-                    "create table if not exists {} partition of raw.device_measurements"
-                    " for values from ({}) to ({})"
-                ).format(
-                    sql.Identifier("raw", f"device_measurements_{day:%Y%m%d}"),
-                    sql.Literal(day),
-                    sql.Literal(day + timedelta(days=1)),
-                )
-            )
-    except psycopg.errors.InvalidObjectDefinition:
-        pass  # a partition of another name holds the day: the reading goes there
-
-
 def _quality_checks(result: dg.ExecuteInProcessResult) -> list:
     from assets.measurements.device_cloud import QUALITY_CHECK
 
@@ -95,12 +77,9 @@ def _raw_metadata(result: dg.ExecuteInProcessResult) -> dict:
 @pytest.fixture(scope="module")
 def registry(db_url, simulators, tmp_path_factory) -> str:
     """The sample registry built, and no readings, loads or hourly aggregates of the test day."""
-    from integrations.settings import SAMPLE_DATA_DIR
 
-    landing = tmp_path_factory.mktemp("landing") / "registry"
-    shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
-    empty_platform_tables(db_url)
-    assert run_registry_job(landing).success
+    _, result = build_sample_registry(db_url, tmp_path_factory.mktemp("landing"))
+    assert result.success
     with psycopg.connect(db_url) as conn:
         conn.execute(
             "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts"
@@ -249,7 +228,7 @@ def test_a_failing_quality_check_blocks_the_hours_aggregates(registry, first_run
         " order by device_id limit 1",
     )
     with psycopg.connect(url) as conn:
-        _ensure_day_partition(conn, datetime(2025, 2, 27, tzinfo=UTC))
+        ensure_day_partition(conn, datetime(2025, 2, 27, tzinfo=UTC))
         conn.execute(
             "insert into raw.device_measurements (device_id, ts, power_w, load_id, received_at)"
             " values (%s, %s, 3000, %s, now())",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import empty_platform_tables, run_registry_job
+from conftest import build_sample_registry, run_registry_job
 
 from integrations.settings import DBT_PROJECT_DIR
 
@@ -21,14 +21,8 @@ def _query(url: str, sql: str) -> list[tuple]:
 @pytest.fixture(scope="module")
 def built(db_url, simulators, tmp_path_factory):
     """The sample registry built once for this module; returns (url, landing, first result)."""
-    import shutil
 
-    from integrations.settings import SAMPLE_DATA_DIR
-
-    landing = tmp_path_factory.mktemp("landing") / "registry"
-    shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
-    empty_platform_tables(db_url)
-    result = run_registry_job(landing)
+    landing, result = build_sample_registry(db_url, tmp_path_factory.mktemp("landing"))
     return db_url, landing, result
 
 

@@ -1,15 +1,7 @@
 -- Energy per device and ISP from the held readings. A hold lasts at most 15 minutes, so it
 -- lies in at most two ISPs; ISP bounds are quarter hours in UTC (Amsterdam's offsets are whole
 -- hours), so date_bin finds them without a join to dim_isp.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=[
-        "set local work_mem = '256MB'",
-        "{{ delete_partition_window('isp_start') }}",
-    ],
-) }}
+{{ config(pre_hook="{{ delete_partition_window('isp_start') }}") }}
 
 with
 

@@ -1,14 +1,6 @@
 -- Energy per pool and ISP: the devices that are members of the pool at the ISP's start.
 -- Devices of sites excluded by the exclusivity rule count, and are flagged apart.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=[
-        "set local work_mem = '256MB'",
-        "{{ delete_partition_window('isp_start') }}",
-    ],
-) }}
+{{ config(pre_hook="{{ delete_partition_window('isp_start') }}") }}
 
 with
 

@@ -1,15 +1,7 @@
 -- Pool power on a time grid: 4 s for pools on aFRR (the TSO checks aFRR delivery at that
 -- resolution), 1 minute otherwise. Per device, the time-weighted mean of its held readings in
 -- the grid step; per pool, the sum over devices that are members at that instant.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook=[
-        "set local work_mem = '256MB'",
-        "{{ delete_partition_window('ts') }}",
-    ],
-) }}
+{{ config(pre_hook="{{ delete_partition_window('ts') }}") }}
 
 with
 
