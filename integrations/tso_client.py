@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
 from integrations.http import retrying_session
+
+if TYPE_CHECKING:  # lxml and the CIM code load in runs only
+    from domain.cim.acknowledgement import Acknowledgement
+
+DOCUMENTS_PATH = "/api/v1/documents"
 
 
 @dataclass(frozen=True)
@@ -19,11 +25,38 @@ class TsoAnswer:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DocumentAnswer:
+    """The TSO's acknowledgement of a submitted document, and what it took to get it."""
+
+    acknowledgement: Acknowledgement
+    http_status: int
+    attempts: int
+    xml: bytes
+
+    @property
+    def accepted(self) -> bool:
+        """True when the TSO fully accepted the document (reason A01)."""
+        return self.acknowledgement.accepted
+
+
+class TsoUnavailableError(RuntimeError):
+    """The TSO did not acknowledge a document after every attempt (the cause is chained)."""
+
+    def __init__(self, message: str, attempts: int) -> None:
+        """Keep the number of attempts beside the message."""
+        super().__init__(message)
+        self.attempts = attempts
+
+
 class TsoClient(dg.ConfigurableResource):
     """Talks to the TSO over HTTP; a POST is retried only when it never reached the TSO."""
 
     base_url: str = Field(default="http://127.0.0.1:8701", description="TSO API base URL")
     timeout_s: float = Field(default=10.0, description="per-request timeout in seconds")
+    document_attempts: int = Field(default=5, description="tries per document submission")
+    backoff_s: float = Field(default=0.5, description="first wait between tries; doubles")
+    backoff_max_s: float = Field(default=8.0, description="longest wait between tries")
 
     def register_devices(self, registrations: list[dict[str, Any]]) -> TsoAnswer:
         """Announce devices behind their allocation point; return the TSO's answer."""
@@ -34,3 +67,61 @@ class TsoClient(dg.ConfigurableResource):
         )
         response.raise_for_status()
         return TsoAnswer(response.status_code, response.json())
+
+    def submit_document(self, xml: bytes, mrid: str, revision: int) -> DocumentAnswer:
+        """Post a CIM document and return the TSO's acknowledgement of it.
+
+        Connection errors, timeouts, 5xx answers and answers that are not a valid
+        acknowledgement of this mRID and revision are retried with exponential backoff
+        (``backoff_s``, doubling up to ``backoff_max_s``) up to ``document_attempts`` tries.
+        Resending is safe: the TSO answers an identical mRID+revision with the same
+        acknowledgement and never takes other content under it. A 4xx with an acknowledgement
+        (a rejection) is returned, not retried; a 4xx without one raises at once.
+        """
+        import requests
+
+        from domain.cim.acknowledgement import read_acknowledgement
+        from integrations.cim.schemas import CimValidationError, parse_document, validate_root
+
+        url = f"{self.base_url.rstrip('/')}{DOCUMENTS_PATH}"
+        headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
+        problem = "no attempt made"
+        with requests.Session() as session:
+            for attempt in range(1, self.document_attempts + 1):
+                if attempt > 1:
+                    time.sleep(min(self.backoff_s * 2 ** (attempt - 2), self.backoff_max_s))
+                try:
+                    response = session.post(url, data=xml, headers=headers, timeout=self.timeout_s)
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    problem = f"{type(error).__name__}: {error}"
+                    continue
+                if response.status_code >= 500:
+                    problem = f"HTTP {response.status_code}"
+                    continue
+                try:
+                    _, root = parse_document(response.content)
+                    validate_root(root, "Acknowledgement_MarketDocument")
+                    answer = read_acknowledgement(root)
+                except (CimValidationError, ValueError) as error:
+                    if 400 <= response.status_code < 500:
+                        raise RuntimeError(
+                            f"TSO refused {mrid} r{revision}: HTTP {response.status_code} "
+                            f"{response.text[:200]}"
+                        ) from None
+                    problem = f"HTTP {response.status_code}, no valid acknowledgement: {error}"
+                    continue
+                received = answer.received
+                if received.mrid is not None and (
+                    received.mrid != mrid or received.revision not in (None, revision)
+                ):
+                    problem = (
+                        f"acknowledgement is for {received.mrid} r{received.revision}, "
+                        f"not {mrid} r{revision}"
+                    )
+                    continue
+                return DocumentAnswer(answer, response.status_code, attempt, response.content)
+        raise TsoUnavailableError(
+            f"no acknowledgement for {mrid} r{revision} after {self.document_attempts} "
+            f"attempts: {problem}",
+            self.document_attempts,
+        )

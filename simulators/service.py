@@ -1,4 +1,8 @@
-"""A small threaded JSON-over-HTTP service: the base of the TSO and device-cloud simulators."""
+"""A small threaded JSON-over-HTTP service: the base of the TSO and device-cloud simulators.
+
+A body sent as XML (``Content-Type: application/xml``, ``text/xml`` or ``...+xml``) is not
+parsed: the handler gets its bytes in ``Request.raw`` and may answer bytes with ``RawBody``.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,30 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Request:
-    """What a route handler gets: the path, query parameters and the parsed JSON body."""
+    """What a route handler gets: the path, query parameters and the parsed JSON body.
+
+    For an XML body, ``body`` is None and ``raw`` holds the bytes as received.
+    """
 
     path: str
     query: dict[str, str]
     body: Any
+    raw: bytes = b""
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A handler's answer sent as these bytes instead of JSON."""
+
+    data: bytes
+    content_type: str = "application/xml"
+
+
+def is_xml(content_type: str) -> bool:
+    """Tell whether a Content-Type header announces XML."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/xml", "text/xml") or media.endswith("+xml")
 
 
 class HttpError(Exception):
@@ -106,19 +129,24 @@ class JsonService:
                     if length > MAX_BODY_BYTES:
                         raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
                     raw = self.rfile.read(length) if length else b""
+                    content_type = self.headers.get("Content-Type") or ""
                     try:
-                        body = json.loads(raw) if raw else None
+                        body = json.loads(raw) if raw and not is_xml(content_type) else None
                     except json.JSONDecodeError as error:
                         raise HttpError(
                             HTTPStatus.BAD_REQUEST, f"body is not JSON: {error}"
                         ) from None
                     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                    status, payload = handler(Request(parts.path, query, body))
+                    request = Request(parts.path, query, body, raw, content_type)
+                    status, payload = handler(request)
                 except HttpError as error:
                     status, payload = error.status, {"error": str(error)}
-                data = json.dumps(payload, default=str).encode()
+                if isinstance(payload, RawBody):
+                    data, media = payload.data, payload.content_type
+                else:
+                    data, media = json.dumps(payload, default=str).encode(), "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", media)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

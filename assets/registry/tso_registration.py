@@ -23,8 +23,15 @@ CHUNK = 200
 def tso_device_registrations(
     context: dg.AssetExecutionContext, postgres: PostgresResource, tso: TsoClient
 ) -> dg.MaterializeResult:
-    """Register new or changed controllable devices with the TSO and record every answer."""
+    """Register new or changed controllable devices with the TSO and record every answer.
+
+    The TSO knows a device by its keyed pseudonym only (``device_ref``); the device id stays
+    in ``ops.tso_registrations``.
+    """
     from psycopg.types.json import Jsonb
+
+    from domain.pseudonyms import pseudonym
+    from integrations.secrets import load_pseudonym_key
 
     with postgres.connect() as conn:
         devices = conn.execute(
@@ -41,7 +48,10 @@ def tso_device_registrations(
             ).fetchall()
         )
     site_of = {d["device_id"]: d["site_id"] for d in devices}
-    due = due_registrations(devices, answered)
+    key = load_pseudonym_key()
+    pseudonyms = {d["device_id"]: pseudonym(key, d["device_id"]) for d in devices}
+    device_of = {ref: device_id for device_id, ref in pseudonyms.items()}
+    due = due_registrations(devices, answered, pseudonyms)
     counts = {"accepted": 0, "rejected": 0}
     for start in range(0, len(due), CHUNK):
         chunk = due[start : start + CHUNK]
@@ -55,10 +65,11 @@ def tso_device_registrations(
                 payload["device_ref"], {"status": "rejected", "reason": "no answer"}
             )
             counts[result["status"]] = counts.get(result["status"], 0) + 1
+            device_id = device_of[payload["device_ref"]]
             rows.append(
                 (
-                    payload["device_ref"],
-                    site_of[payload["device_ref"]],
+                    device_id,
+                    site_of[device_id],
                     payload["site_ean"],
                     payload_digest(payload),
                     Jsonb(payload),
