@@ -4,15 +4,20 @@ The path a reading takes (one transaction per load):
 
 1. a producer thread reads the source block by block and judges every row with
    :mod:`domain.measurement_rules` (Arrow, no per-row Python);
-2. accepted rows are written, as their original text, straight into ``raw.device_measurements``
-   with one ``COPY`` stream per UTC day; ``load_id`` and ``received_at`` come from column
-   defaults set for the transaction, so no per-row constants travel;
-3. refused rows are spooled to a temporary file and copied into ``ops.quarantine`` with their
+2. accepted rows are written straight into the day's leaf of ``raw.device_measurements`` with
+   one binary ``COPY`` stream per UTC day (:mod:`~integrations.measurements.binary_copy`): the
+   values the rules parsed, plus the load's ``load_id`` and ``received_at``, so the server
+   neither parses text nor evaluates column defaults per row;
+3. the same thread counts the accepted readings per device and UTC hour
+   (:mod:`~integrations.measurements.hour_summary`); the counts are spooled and summed into
+   ``raw.measurement_load_hours``, which the quality suite reads instead of sorting readings;
+4. refused rows are spooled to a temporary file and copied into ``ops.quarantine`` with their
    file line and a sentence naming the reading and the reason;
-4. duplicates are resolved set-based, and only where they can exist: within the load when a
+5. duplicates are resolved set-based, and only where they can exist: within the load when a
    block repeats a (device, time) or goes back in time for a device, and against earlier loads
    when their time windows overlap. Equal duplicates are dropped; conflicting ones keep the
-   latest received and are recorded in ``ops.measurement_conflicts``.
+   latest received and are recorded in ``ops.measurement_conflicts``; the hour summaries of
+   the rows removed are deleted with them.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ from psycopg.copy import LibpqWriter
 
 from domain.measurement_rules import DeviceLimits, judge_batch
 from integrations.measurements import store
+from integrations.measurements.binary_copy import (
+    HEADER,
+    TRAILER,
+    encode_readings,
+    unix_microseconds,
+)
+from integrations.measurements.hour_summary import HourPieces, HourSummaries
 from integrations.measurements.reader import (
     FileNotReadable,
     MeasurementFile,
@@ -82,54 +94,36 @@ class LoadResult:
 
 @dataclass
 class _Block:
-    """One judged block ready for the database: accepted rows as CSV per UTC day."""
+    """One judged block ready for the database: accepted rows as binary COPY tuples per day."""
 
-    accepted_by_day: dict[datetime, bytes]
+    accepted_by_day: dict[int, memoryview]  # UTC day (microseconds since 1970) -> tuples
     accepted_rows: int
     ts_min: datetime | None
     ts_max: datetime | None
     rejected_csv: bytes
     rejected_rows: int
     suspect_duplicates: bool
+    hour_pieces: bytes  # CSV of the block's counts per (device, hour, gap)
 
 
-class _DuplicateWatch:
-    """Cheap signs that a load may repeat a (device, time): hashing per block, order across."""
+@dataclass(frozen=True)
+class _Stamp:
+    """What every accepted row of a load carries besides its reading."""
 
-    def __init__(self, devices: DeviceLimits) -> None:
-        self.last_ms = np.full(max(len(devices.device_ids), 1), np.iinfo(np.int64).min)
-
-    def suspect(self, device_index: pa.Array, ts: pa.Array) -> bool:
-        idx = pc.fill_null(device_index, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-        ms = pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False) // 1000
-        keys = np.sort(ms * (1 << 21) + idx)  # a sort beats hashing here (numpy's unique)
-        suspect = bool(np.any(keys[1:] == keys[:-1]))
-        # a device going back in time (or standing still) across blocks
-        first_ms = np.full_like(self.last_ms, np.iinfo(np.int64).max)
-        np.minimum.at(first_ms, idx, ms)
-        touched = first_ms != np.iinfo(np.int64).max
-        if np.any(first_ms[touched] <= self.last_ms[touched]):
-            suspect = True
-        np.maximum.at(self.last_ms, idx, ms)
-        return suspect
+    load_id: int
+    received_at_us: int
 
 
 def _judge_blocks(
-    source: Iterator[RawBatch], devices: DeviceLimits, now: datetime
+    source: Iterator[RawBatch],
+    devices: DeviceLimits,
+    now: datetime,
+    stamp: _Stamp,
+    summaries: HourSummaries,
 ) -> Iterator[_Block]:
-    watch = _DuplicateWatch(devices)
     for raw in source:
         verdict = judge_batch(raw.device_id, raw.ts, raw.power_w, devices, now)
         accepted = verdict.accepted
-        good = pa.table(
-            {
-                "device_id": pc.filter(raw.device_id, accepted),
-                # typed (Parquet) timestamps travel as text that PostgreSQL reads back exactly
-                "ts": pc.filter(_text(verdict.ts if _is_typed(raw.ts) else raw.ts), accepted),
-                "power_w": pc.filter(_text(raw.power_w), accepted),
-            }
-        )
-        good_ts = pc.filter(verdict.ts, accepted)
         rejected_mask = pc.invert(accepted)
         bad = pa.table(
             {
@@ -140,32 +134,69 @@ def _judge_blocks(
                 "reason_code": pc.filter(verdict.reasons, rejected_mask),
             }
         )
-        by_day: dict[datetime, bytes] = {}
+        good_count = len(raw.device_id) - bad.num_rows
+        by_day: dict[int, memoryview] = {}
         ts_min = ts_max = None
-        if good.num_rows:
-            low, high = pc.min_max(good_ts).values()
-            ts_min, ts_max = low.as_py(), high.as_py()
-            day_of_row = pc.floor_temporal(good_ts, unit="day")
-            days = pc.unique(day_of_row).to_pylist()
-            if len(days) == 1:
-                by_day[days[0]] = _csv(good)
+        suspect = False
+        pieces = b""
+        if good_count:
+            keep = accepted.to_numpy(zero_copy_only=False)
+            ids = pc.filter(_text(raw.device_id), accepted)
+            ts_us = pc.cast(pc.filter(verdict.ts, accepted), pa.int64()).to_numpy()
+            power_w = verdict.power_w[keep]
+            device_index = pc.filter(verdict.device_index, accepted).to_numpy()
+            low, high = int(ts_us.min()), int(ts_us.max())
+            ts_min, ts_max = _utc(low), _utc(high)
+            if low // _DAY_US == high // _DAY_US:
+                by_day[low // _DAY_US] = encode_readings(
+                    ids, ts_us, power_w, stamp.load_id, stamp.received_at_us
+                )
             else:  # a block across midnight UTC: one part per day partition
-                for day in days:
-                    by_day[day] = _csv(good.filter(pc.equal(day_of_row, day)))
+                day_of_row = ts_us // _DAY_US
+                for day in np.unique(day_of_row):
+                    rows = np.flatnonzero(day_of_row == day)
+                    by_day[int(day)] = encode_readings(
+                        ids.take(pa.array(rows)),
+                        ts_us[rows],
+                        power_w[rows],
+                        stamp.load_id,
+                        stamp.received_at_us,
+                    )
+            suspect = summaries.add(device_index, ts_us)
+            pieces = _pieces_csv(summaries.hand_out(), devices)
         yield _Block(
             accepted_by_day=by_day,
-            accepted_rows=good.num_rows,
+            accepted_rows=good_count,
             ts_min=ts_min,
             ts_max=ts_max,
             rejected_csv=_csv(bad) if bad.num_rows else b"",
             rejected_rows=bad.num_rows,
-            suspect_duplicates=bool(good.num_rows)
-            and watch.suspect(pc.filter(verdict.device_index, accepted), good_ts),
+            suspect_duplicates=suspect,
+            hour_pieces=pieces,
         )
 
 
-def _is_typed(values: pa.Array) -> bool:
-    return pa.types.is_timestamp(values.type)
+def _pieces_csv(pieces: HourPieces | None, devices: DeviceLimits) -> bytes:
+    if pieces is None or not len(pieces):
+        return b""
+    table = pa.table(
+        {
+            "device_id": devices.device_ids.take(pa.array(pieces.device_index)),
+            "hour_start_us": pieces.hour_start_us,
+            "gap_tenths": pieces.gap_tenths,
+            "readings": pieces.readings,
+            "first_us": pieces.first_us,
+            "last_us": pieces.last_us,
+        }
+    )
+    return _csv(table)
+
+
+_DAY_US = 86_400_000_000
+
+
+def _utc(microseconds: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)
 
 
 def _text(values: pa.Array) -> pa.Array:
@@ -179,38 +210,44 @@ def _csv(table: pa.Table) -> bytes:
 
 
 class _DayCopies:
-    """One COPY stream at a time, straight into the day's leaf partition (no row routing)."""
+    """One binary COPY stream at a time, straight into the day's leaf partition (no routing)."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
-        self.day: datetime | None = None
+        self.day: int | None = None
         self.days_written: set[datetime] = set()
         self._cm: Any = None
         self._copy: Any = None
 
-    def write(self, day: datetime, data: bytes) -> None:
+    def write(self, day: int, data: memoryview) -> None:
         if day != self.day:
             self.close()
-            leaf = store.ensure_day_partition(self.conn, day)
+            start = _utc(day * _DAY_US)
+            leaf = store.ensure_day_partition(self.conn, start)
             cursor = self.conn.cursor()
             # Synchronous writer: a block is handed over only when libpq took the last one, so
             # memory stays bounded (psycopg's default queued writer buffers ahead).
             self._cm = cursor.copy(store.copy_readings_into(leaf), writer=LibpqWriter(cursor))
             self._copy = self._cm.__enter__()
+            self._copy.write(HEADER)
             self.day = day
-            self.days_written.add(day)
+            self.days_written.add(start)
         self._copy.write(data)
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         if self._cm is not None:
-            cm, self._cm, self._copy, self.day = self._cm, None, None, None
-            cm.__exit__(None, None, None)
+            cm, copy, self._cm, self._copy, self.day = self._cm, self._copy, None, None, None
+            if error is None:
+                copy.write(TRAILER)
+                cm.__exit__(None, None, None)
+            else:  # abort the COPY: the caller's transaction is rolled back
+                cm.__exit__(type(error), error, error.__traceback__)
 
     def __enter__(self) -> _DayCopies:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        self.close(error)
 
 
 def _in_background(blocks: Iterator[_Block]) -> Iterator[_Block]:
@@ -253,10 +290,17 @@ def load_rows(
     clock = time.perf_counter()
     devices = store.device_limits(conn)
     load_id = store.begin_load(conn, source, source_key, content_sha256)
+    stamp = _Stamp(load_id, unix_microseconds(store.transaction_start(conn)))
+    summaries = HourSummaries(len(devices.device_ids))
     result = LoadResult(load_id, source_key)
     suspect = False
-    with tempfile.TemporaryFile() as rejects, _DayCopies(conn) as copies:
-        for block in _in_background(_judge_blocks(raw_batches(), devices, now)):
+    with (
+        tempfile.TemporaryFile() as rejects,
+        tempfile.TemporaryFile() as hour_pieces,
+        _DayCopies(conn) as copies,
+    ):
+        blocks = _judge_blocks(raw_batches(), devices, now, stamp, summaries)
+        for block in _in_background(blocks):
             result.rows_total += block.accepted_rows + block.rejected_rows
             if block.rejected_csv:
                 rejects.write(block.rejected_csv)
@@ -266,6 +310,7 @@ def load_rows(
             suspect = suspect or block.suspect_duplicates
             for day, data in block.accepted_by_day.items():
                 copies.write(day, data)
+            hour_pieces.write(block.hour_pieces)
             result.rows_loaded += block.accepted_rows
             result.window_start = min(filter(None, (result.window_start, block.ts_min)))
             result.window_end = max(filter(None, (result.window_end, block.ts_max)))
@@ -279,7 +324,14 @@ def load_rows(
         result.quarantined_by_reason = store.quarantine(
             conn, rejects, malformed_rows, quarantine_source, content_sha256, now
         )
-    result.seconds["quarantine"] = time.perf_counter() - clock
+        result.seconds["quarantine"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        if result.rows_loaded:
+            hour_pieces.write(_pieces_csv(summaries.hand_out(final=True), devices))
+            hour_pieces.seek(0)
+            disordered = devices.device_ids.take(pa.array(summaries.disordered_devices()))
+            store.save_hour_summaries(conn, load_id, hour_pieces, disordered.to_pylist())
+        result.seconds["hour_summaries"] = time.perf_counter() - clock
     clock = time.perf_counter()
     if before_resolve is not None:
         before_resolve(result)
@@ -288,8 +340,10 @@ def load_rows(
         result.rows_duplicate, result.rows_conflicting = dropped, conflicts
         result.rows_loaded -= dropped
     result.seconds["duplicates"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     store.finish_load(conn, result)
     store.analyze_days(conn, copies.days_written)
+    result.seconds["analyze"] = time.perf_counter() - clock
     return result
 
 

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from domain.measurement_rules import REASONS, DeviceLimits
+from integrations.measurements.binary_copy import COLUMNS as COPY_COLUMNS
 
 if TYPE_CHECKING:
     from integrations.measurements.loader import LoadResult
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
 
 def copy_readings_into(leaf: sql.Composable) -> sql.Composed:
-    """COPY of the three measured columns into one day partition (the rest are defaults)."""
-    return sql.SQL("copy {} (device_id, ts, power_w) from stdin (format csv)").format(leaf)
+    """Binary COPY into one day partition, columns in the order of ``binary_copy.COLUMNS``."""
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in COPY_COLUMNS)
+    return sql.SQL("copy {} ({}) from stdin (format binary)").format(leaf, columns)
 
 
 LOCK_KEY = "vppal.measurements.load"
@@ -122,10 +124,53 @@ superseded as (
     using pairs as p
     where o.tableoid = p.old_table and o.ctid = p.old_ctid and p.old_power_w <> p.new_power_w
     returning 1
+),
+
+touched_hours as (
+    -- the (load, device, hour) whose rows shrink: the new load's equal duplicates, the earlier
+    -- loads' superseded readings
+    select distinct
+        case when old_power_w = new_power_w then %(load)s else old_load end as load_id,
+        device_id,
+        date_bin('1 hour', ts, timestamptz '2000-01-01 00:00+00') as hour_start
+    from pairs
+),
+
+stale_summaries as (
+    -- their hour summaries no longer describe the rows: the quality suite reads the rows
+    delete from raw.measurement_load_hours as s
+    using touched_hours as t
+    where s.load_id = t.load_id and s.device_id = t.device_id and s.hour_start = t.hour_start
+    returning 1
 )
 
 select (select count(*) from equal_dropped), (select count(*) from recorded),
     (select count(*) from superseded)
+"""
+
+# The load's counts per (device, hour) from the spooled pieces (see hour_summary): readings,
+# first and last reading, and the gaps within the hour as two arrays sorted by gap.
+SAVE_HOUR_SUMMARIES_SQL = """
+insert into raw.measurement_load_hours
+    (load_id, device_id, hour_start, readings, first_ts, last_ts, gap_tenths, gap_readings)
+select
+    %(load)s,
+    device_id,
+    timestamptz 'epoch' + hour_start_us * interval '1 microsecond',
+    sum(readings),
+    timestamptz 'epoch' + min(first_us) * interval '1 microsecond',
+    timestamptz 'epoch' + max(last_us) * interval '1 microsecond',
+    coalesce(array_agg(gap_tenths order by gap_tenths) filter (where gap_tenths >= 0), '{}'),
+    coalesce(array_agg(readings order by gap_tenths) filter (where gap_tenths >= 0), '{}')
+from (
+    select
+        device_id, hour_start_us, gap_tenths,
+        sum(readings) as readings, min(first_us) as first_us, max(last_us) as last_us
+    from pg_temp.load_hour_pieces
+    where device_id <> all(%(disordered)s)
+    group by device_id, hour_start_us, gap_tenths
+) as per_gap
+group by device_id, hour_start_us
 """
 
 
@@ -155,7 +200,7 @@ def file_already_loaded(conn: psycopg.Connection, content_sha256: str) -> bool:
 def begin_load(
     conn: psycopg.Connection, source: str, source_key: str, content_sha256: str | None
 ) -> int:
-    """Record the load and make its id the default of the rows copied in this transaction."""
+    """Record the load; its id is also the default load_id of rows inserted in this transaction."""
     load_id = conn.execute(
         "insert into raw.measurement_loads (source, source_key, content_sha256)"
         " values (%s, %s, %s) returning load_id",
@@ -163,6 +208,29 @@ def begin_load(
     ).fetchone()[0]
     conn.execute("select set_config('vppal.load_id', %s, true)", (str(load_id),))
     return load_id
+
+
+def transaction_start(conn: psycopg.Connection) -> datetime:
+    """``now()`` of the current transaction: the ``received_at`` of the rows it loads."""
+    return conn.execute("select now()").fetchone()[0]
+
+
+def save_hour_summaries(
+    conn: psycopg.Connection, load_id: int, pieces_csv: IO[bytes], disordered: list[str]
+) -> None:
+    """Sum the load's spooled hour pieces into raw.measurement_load_hours.
+
+    ``disordered`` devices repeated a timestamp or went back in time: they get no summary.
+    """
+    conn.execute(
+        "create temp table if not exists load_hour_pieces (device_id text, hour_start_us bigint,"
+        " gap_tenths bigint, readings bigint, first_us bigint, last_us bigint) on commit drop"
+    )
+    conn.execute("truncate pg_temp.load_hour_pieces")
+    with conn.cursor().copy("copy pg_temp.load_hour_pieces from stdin (format csv)") as copy:
+        while chunk := pieces_csv.read(8 << 20):
+            copy.write(chunk)
+    conn.execute(SAVE_HOUR_SUMMARIES_SQL, {"load": load_id, "disordered": disordered})
 
 
 def ensure_day_partition(conn: psycopg.Connection, day: datetime) -> sql.Identifier:
@@ -276,6 +344,11 @@ def replace_loads(
         if window_start is not None:  # the window bounds its rows: prune partitions and blocks
             conn.execute(
                 "delete from raw.device_measurements where load_id = %s and ts between %s and %s",
+                (load_id, window_start, window_end),
+            )
+            conn.execute(
+                "delete from raw.measurement_load_hours where load_id = %s"
+                " and hour_start between date_trunc('hour', %s) and %s",
                 (load_id, window_start, window_end),
             )
         conn.execute(

@@ -29,16 +29,28 @@ bars and analytics off):
   ``readings_per_device_hour``
       For every device with readings in an hour of the window: at least ``expected_coverage`` x
       the readings its own interval implies for the part of that hour inside the window (the
-      interval is the median gap between the device's consecutive readings in the window; a
-      device with a single reading, or whose readings all share one timestamp, cannot be judged
-      and is skipped). A device that starts or stops reporting within an hour is reported for
-      that hour.
+      interval is the median gap between the device's consecutive readings in the window, gaps
+      rounded up to tenths of a second; a device with a single reading, or whose readings all
+      share one timestamp, cannot be judged and is skipped). A device that starts or stops
+      reporting within an hour is reported for that hour.
+
+How it stays cheap on millions of readings: all three expectations share one query (GX computes
+a metric once per distinct query text, and each expectation keeps the rows of its own finding),
+which reads the window's readings once, as a parallel hash aggregate per device and clock hour
+(count, first and last reading, lowest and highest power, lowest and highest ``load_id``). The
+power limits are judged on those extremes; the offending readings are looked up only for the
+devices beyond their limits. The gaps come from ``raw.measurement_load_hours``, the counts the
+loader made per load, device and hour while the readings streamed in (gaps within the hour), and
+from the hours' first and last readings (the gap into each hour). Those counts describe a
+device-hour exactly when all its readings come from one load and match that load's count, first
+and last reading: readings of a load are written only by that load and only deleted afterwards
+(and the loader deletes the counts of the device-hours whose readings it deletes). Any other
+device (readings of several loads in an hour, rows written by hand, a window that cuts an hour)
+has its readings sorted and compared one by one, as the whole window was before; with every
+device-hour counted the readings are not read a second time.
 
 Why the subclass: ``UnexpectedRowsExpectation`` runs its query twice (once to fetch up to 200
-rows, once wrapped in ``count(*)``). Here the count travels in the rows, so each query runs once,
-and the timestamp and completeness expectations share one query (the window sorted by device and
-time, the only costly step): GX computes a metric once per distinct query, and each expectation
-keeps the rows of its own finding.
+rows, once wrapped in ``count(*)``). Here the count travels in the rows, so the query runs once.
 
 Writing the SQL: GX substitutes ``{batch}`` with ``str.format`` (double any other brace), and
 aliases the batch subquery itself only when the query text contains no JOIN keyword, so the
@@ -75,16 +87,165 @@ DESCRIPTIONS = {
 
 # The batch: the window's readings (literal bounds, so partitions prune at plan time).
 WINDOW_QUERY = """\
-select device_id, ts, power_w
+select device_id, ts, power_w, load_id
 from raw.device_measurements
 where ts >= {window_start} and ts < {window_end}"""
 
-POWER_QUERY = """\
+FINDINGS_QUERY = """\
 with
 
 readings as not materialized (
     -- the window's readings as Great Expectations hands them over
-    select device_id, ts, power_w from {batch}
+    select device_id, ts, power_w, load_id from {batch}
+),
+
+device_hours as materialized (
+    -- the one pass over every reading of the window (a parallel hash aggregate, no sort):
+    -- per device and clock hour
+    select
+        device_id,
+        date_bin('1 hour', ts, timestamptz '2000-01-01 00:00+00') as hour_start,
+        count(*) as readings,
+        min(ts) as first_ts,
+        max(ts) as last_ts,
+        min(power_w) as lowest_w,
+        max(power_w) as highest_w,
+        min(load_id) as first_load,
+        max(load_id) as last_load,
+        count(*) filter (where not (ts >= {window_start} and ts < {window_end})) as outside
+    from readings
+    group by 1, 2
+),
+
+summarized as materialized (
+    -- device-hours the intake counted: every reading from one load, and the same count, first
+    -- and last reading as that load's row in raw.measurement_load_hours (a load's rows are
+    -- only ever deleted after it, so the same count means the same readings)
+    select
+        device_hours.device_id,
+        device_hours.hour_start,
+        counted.gap_tenths,
+        counted.gap_readings
+    from device_hours, raw.measurement_load_hours as counted
+    where
+        counted.hour_start = device_hours.hour_start
+        and counted.device_id = device_hours.device_id
+        and counted.load_id = device_hours.first_load
+        and device_hours.last_load = device_hours.first_load
+        and counted.readings = device_hours.readings
+        and counted.first_ts = device_hours.first_ts
+        and counted.last_ts = device_hours.last_ts
+),
+
+read_devices as materialized (
+    -- devices with any other device-hour (several loads, rows written or deleted by hand, a
+    -- window that cuts an hour): their readings in the window are sorted instead
+    select distinct device_id
+    from (
+        select device_id, hour_start from device_hours
+        except all
+        select device_id, hour_start from summarized
+    ) as unsummarized
+),
+
+sequenced as (
+    -- each reading of those devices next to the device's previous one
+    select
+        device_id,
+        ts,
+        ts - lag(ts) over (partition by device_id order by ts) as gap
+    from readings
+    where
+        device_id in (select read_devices.device_id from read_devices)
+        -- checked once: with every device-hour summarized, the readings are not read again
+        and exists (select from read_devices)
+),
+
+hour_starts as (
+    -- the first reading of each device-hour, after the device's latest reading of an earlier
+    -- hour of the window (the first hour's first reading has no gap)
+    select
+        device_id,
+        hour_start,
+        first_ts,
+        first_ts - lag(last_ts) over (partition by device_id order by hour_start) as gap
+    from device_hours
+    where device_id not in (select read_devices.device_id from read_devices)
+),
+
+gap_histogram as (
+    -- per device and hour, how many readings came how long after the device's previous one,
+    -- in tenths of a second rounded up (0: a repeated timestamp), from the sorted readings or
+    -- from the intake's counts (gaps within an hour) and the hours' first readings
+    select
+        device_id,
+        date_bin('1 hour', ts, timestamptz '2000-01-01 00:00+00') as hour_start,
+        {gap_tenths} as gap_tenths,
+        count(*) as readings,
+        min(ts) as first_ts
+    from sequenced
+    where gap is not null
+    group by 1, 2, 3
+
+    union all
+
+    select
+        summarized.device_id,
+        summarized.hour_start,
+        gaps.gap_tenths,
+        gaps.readings,
+        null
+    from summarized, unnest(summarized.gap_tenths, summarized.gap_readings) as gaps (
+        gap_tenths, readings
+    )
+    where summarized.device_id not in (select read_devices.device_id from read_devices)
+
+    union all
+
+    select device_id, hour_start, {gap_tenths}, 1, first_ts
+    from hour_starts
+    where gap is not null
+),
+
+median_gap as (
+    -- each device's interval: the median of its gaps (percentile_disc over the histogram)
+    select distinct on (device_id)
+        device_id,
+        gap_tenths / 10.0::double precision as interval_s
+    from (
+        select
+            device_id,
+            gap_tenths,
+            sum(readings) over (partition by device_id order by gap_tenths) as gaps_up_to_here,
+            sum(readings) over (partition by device_id) as gaps
+        from (
+            select device_id, gap_tenths, sum(readings) as readings
+            from gap_histogram
+            where gap_tenths > 0
+            group by device_id, gap_tenths
+        ) as per_gap
+    ) as cumulative
+    where 2 * gaps_up_to_here >= gaps
+    order by device_id, gap_tenths
+),
+
+short_hours as (
+    -- readings per device and hour against what its interval implies for the part of the hour
+    -- inside the window
+    select
+        device_hours.device_id,
+        device_hours.hour_start,
+        device_hours.readings,
+        median_gap.interval_s,
+        floor(
+            {coverage} * date_part(
+                'epoch',
+                least(device_hours.hour_start + interval '1 hour', {window_end})
+                - greatest(device_hours.hour_start, {window_start})
+            ) / median_gap.interval_s
+        )::bigint as required
+    from device_hours, median_gap
+    where median_gap.device_id = device_hours.device_id
 ),
 
 limits as materialized (
@@ -107,16 +268,14 @@ limits as materialized (
     from marts.dim_devices
 ),
 
-per_device as (
-    -- one pass over the window: each device's lowest and highest reading
-    select device_id, min(power_w) as lowest_w, max(power_w) as highest_w
-    from readings
-    group by device_id
-),
-
 offending_devices as (
+    -- devices whose lowest or highest reading of the window is beyond their limits
     select limits.*
-    from per_device, limits
+    from (
+        select device_id, min(lowest_w) as lowest_w, max(highest_w) as highest_w
+        from device_hours
+        group by device_id
+    ) as per_device, limits
     where
         limits.device_id = per_device.device_id
         and (per_device.lowest_w < limits.min_w or per_device.highest_w > limits.max_w)
@@ -142,131 +301,89 @@ offending_readings as (
     where
         offending.device_id = readings.device_id
         and (readings.power_w < offending.min_w or readings.power_w > offending.max_w)
-)
-
--- the worst reading of the devices with the most offending readings
-select
-    '{finding}' as finding,
-    device_id,
-    ts,
-    power_w,
-    device_type,
-    rated_power_kw,
-    min_w,
-    max_w,
-    device_readings,
-    (sum(device_readings) over ())::bigint as findings
-from offending_readings
-where worst_first = 1
-order by device_readings desc, device_id
-limit {sample_rows}"""
-
-TIMESTAMPS_AND_COVERAGE_QUERY = """\
-with
-
-readings as not materialized (
-    -- the window's readings as Great Expectations hands them over
-    select device_id, ts from {batch}
-),
-
-ordered as (
-    -- every reading next to the device's previous one: the one sort of the window
-    select
-        device_id,
-        ts,
-        ts - lag(ts) over (partition by device_id order by ts) as gap
-    from readings
-),
-
-gap_histogram as (
-    -- per device and clock hour, how many readings came how long after the device's previous
-    -- one: gaps rounded up to 0.1 s (less a nanosecond against float error, so 0.3 s stays 0.3),
-    -- so 0 is a repeated timestamp and any other gap at least 0.1; null is the first reading
-    select
-        device_id,
-        date_bin('1 hour', ts, timestamptz '2000-01-01 00:00+00') as hour_start,
-        ceil(date_part('epoch', gap) * 10 - 1e-9) / 10 as gap_s,
-        not (ts >= {window_start} and ts < {window_end}) as outside_window,
-        count(*) as readings,
-        min(ts) as first_ts
-    from ordered
-    group by 1, 2, 3, 4
-),
-
-median_gap as (
-    -- each device's interval: the median of its gaps (percentile_disc over the histogram)
-    select distinct on (device_id)
-        device_id,
-        gap_s as interval_s
-    from (
-        select
-            device_id,
-            gap_s,
-            sum(readings) over (partition by device_id order by gap_s) as gaps_up_to_here,
-            sum(readings) over (partition by device_id) as gaps
-        from (
-            select device_id, gap_s, sum(readings) as readings
-            from gap_histogram
-            where gap_s > 0
-            group by device_id, gap_s
-        ) as per_gap
-    ) as cumulative
-    where 2 * gaps_up_to_here >= gaps
-    order by device_id, gap_s
-),
-
-device_hours as (
-    -- readings per device and hour, and how many its interval implies for the part of the
-    -- hour inside the window
-    select
-        hourly.device_id,
-        hourly.hour_start,
-        hourly.readings,
-        median_gap.interval_s,
-        floor(
-            {coverage} * date_part(
-                'epoch',
-                least(hourly.hour_start + interval '1 hour', {window_end})
-                - greatest(hourly.hour_start, {window_start})
-            ) / median_gap.interval_s
-        )::bigint as required
-    from
-        (
-            select device_id, hour_start, sum(readings)::bigint as readings
-            from gap_histogram
-            group by device_id, hour_start
-        ) as hourly,
-        median_gap
-    where median_gap.device_id = hourly.device_id
 ),
 
 all_findings as (
+    -- the worst reading of each offending device
     select
-        '{coverage_finding}' as finding,
+        '{power_finding}' as finding,
         device_id,
-        hour_start as ts,
+        ts,
+        power_w,
+        device_type,
+        rated_power_kw,
+        min_w,
+        max_w,
+        device_readings,
+        null::bigint as readings,
+        null::bigint as required,
+        null::double precision as interval_s,
+        false as outside_window,
+        device_readings as weight
+    from offending_readings
+    where worst_first = 1
+
+    union all
+
+    select
+        '{coverage_finding}',
+        device_id,
+        hour_start,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
         readings,
         required,
         interval_s,
-        false as outside_window,
-        1 as weight
-    from device_hours
+        false,
+        1
+    from short_hours
     where readings < required
 
     union all
 
-    -- repeated timestamps (weight: the readings that repeat one) and readings outside the window
+    -- repeated timestamps (weight: the readings that repeat one)
     select
         '{timestamp_finding}',
         device_id,
         first_ts,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
         readings,
         null,
         null,
-        outside_window,
+        false,
         readings
     from gap_histogram
-    where gap_s = 0 or outside_window
+    where gap_tenths = 0
+
+    union all
+
+    -- readings outside the window (a guard on the batch definition)
+    select
+        '{timestamp_finding}',
+        device_id,
+        first_ts,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        outside,
+        null,
+        null,
+        true,
+        outside
+    from device_hours
+    where outside > 0
 ),
 
 ranked as (
@@ -277,10 +394,29 @@ ranked as (
     from all_findings
 )
 
-select finding, device_id, ts, readings, required, interval_s, outside_window, findings
+select
+    finding,
+    device_id,
+    ts,
+    power_w,
+    device_type,
+    rated_power_kw,
+    min_w,
+    max_w,
+    device_readings,
+    readings,
+    required,
+    interval_s,
+    outside_window,
+    findings
 from ranked
 where rank <= {sample_rows}
 order by finding, rank"""
+
+
+# An interval in tenths of a second, rounded up, exactly as the loader counts them
+# (integrations/measurements/hour_summary.py): whole microseconds, then integer arithmetic.
+GAP_TENTHS = "((round(date_part('epoch', gap) * 1e6)::bigint + 99999) / 100000)"
 
 
 @dataclass(frozen=True)
@@ -326,25 +462,19 @@ def check_measurements(
     if not 0 < expected_coverage <= 1:
         raise ValueError(f"expected_coverage must be in (0, 1], not {expected_coverage}")
     bounds = {"window_start": _timestamptz(start), "window_end": _timestamptz(end)}
-    power = _sql(
-        POWER_QUERY,
-        finding=POWER_WITHIN_LIMITS,
+    findings = _sql(
+        FINDINGS_QUERY,
+        gap_tenths=GAP_TENTHS,
         factor=RATED_POWER_FACTOR,
         tolerance_w=SIGN_TOLERANCE_W,
-    )
-    timestamps_and_coverage = _sql(
-        TIMESTAMPS_AND_COVERAGE_QUERY,
         coverage=float(expected_coverage),
+        power_finding=POWER_WITHIN_LIMITS,
         coverage_finding=READINGS_PER_HOUR,
         timestamp_finding=TIMESTAMPS_UNIQUE,
         **bounds,
     )
-    queries = {
-        POWER_WITHIN_LIMITS: power,
-        # the same text twice: GX evaluates it once and each expectation keeps its own rows
-        TIMESTAMPS_UNIQUE: timestamps_and_coverage,
-        READINGS_PER_HOUR: timestamps_and_coverage,
-    }
+    # the same text three times: GX evaluates it once and each expectation keeps its own rows
+    queries = dict.fromkeys((POWER_WITHIN_LIMITS, TIMESTAMPS_UNIQUE, READINGS_PER_HOUR), findings)
     results = _validate(url, _sql(WINDOW_QUERY, **bounds), queries)
 
     outcomes: dict[str, ExpectationOutcome] = {}

@@ -32,7 +32,8 @@ def db(db_url: str) -> str:
                 (device_id, device_type, rated),
             )
         conn.execute(
-            "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts"
+            "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts,"
+            " raw.measurement_load_hours"
         )
         conn.execute("delete from ops.quarantine where entity = 'measurements'")
     yield db_url

@@ -82,7 +82,8 @@ def registry(db_url, simulators, tmp_path_factory) -> str:
     assert result.success
     with psycopg.connect(db_url) as conn:
         conn.execute(
-            "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts"
+            "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts,"
+            " raw.measurement_load_hours"
         )
         conn.execute("delete from ops.quarantine where entity = 'measurements'")
         for table, column in zip(MART_TABLES, ("isp_start", "isp_start", "ts"), strict=True):
@@ -126,6 +127,13 @@ def test_the_hour_is_loaded_checked_and_aggregated(registry, first_run):
     metadata = _raw_metadata(first_run)
     assert metadata["rows_loaded"] == readings
     assert metadata["hours_unchanged"] == 0
+    # the loader counted every device of the hour, so the suite did not sort the readings
+    counted = _query(
+        url,
+        "select count(*), sum(readings) from raw.measurement_load_hours where hour_start = %s",
+        (HOUR_START,),
+    )
+    assert counted == [(devices, readings)]
 
     [check] = _quality_checks(first_run)
     assert check.passed

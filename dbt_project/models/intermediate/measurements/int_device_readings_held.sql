@@ -1,6 +1,7 @@
 -- Each reading holds its power until the device's next reading, for at most 15 minutes (the
 -- coarsest native resolution, household meters). Readings just outside the window are read
--- too, so holds crossing the window edges are complete.
+-- too, so holds crossing the window edges are complete. Ephemeral: the window comes from the
+-- vars, and int_device_readings_binned is its one reader (the one sort of the window).
 with
 
 readings as (
@@ -17,11 +18,9 @@ held as (
         device_id,
         power_w,
         ts as hold_from,
+        -- least() skips the null of a device's last reading
         least(
-            coalesce(
-                lead(ts) over (partition by device_id order by ts),
-                ts + interval '15 minutes'
-            ),
+            lead(ts) over (partition by device_id order by ts),
             ts + interval '15 minutes'
         ) as hold_to
     from readings

@@ -1,55 +1,24 @@
--- Energy per device and ISP from the held readings. A hold lasts at most 15 minutes, so it
--- lies in at most two ISPs; ISP bounds are quarter hours in UTC (Amsterdam's offsets are whole
--- hours), so date_bin finds them without a join to dim_isp.
+-- Energy per device and ISP from the binned held readings: every grid step (4 s, 60 s or the
+-- ISP itself, on a UTC grid from 2000-01-01) lies inside one ISP, and ISP bounds are quarter
+-- hours in UTC (Amsterdam's offsets are whole hours), so date_bin finds the ISP without a join
+-- to dim_isp.
 {{ config(pre_hook="{{ delete_partition_window('isp_start') }}") }}
 
 with
 
-held as (
-    select * from {{ ref('int_device_readings_held') }}
-),
-
 binned as (
-    select
-        *,
-        date_bin('15 minutes', hold_from, '2000-01-01 00:00+00'::timestamptz) as first_isp
-    from held
-),
-
-pieces as (
-    select
-        binned.device_id,
-        binned.power_w,
-        piece.isp_start,
-        piece.piece_from,
-        piece.piece_to
-    from binned
-    cross join
-        lateral (
-            values
-            (
-                binned.first_isp,
-                binned.hold_from,
-                least(binned.hold_to, binned.first_isp + interval '15 minutes')
-            ),
-            (
-                binned.first_isp + interval '15 minutes',
-                binned.first_isp + interval '15 minutes',
-                binned.hold_to
-            )
-        ) as piece (isp_start, piece_from, piece_to)
-    where piece.piece_to > piece.piece_from
+    select * from {{ ref('int_device_readings_binned') }}
+    where {{ in_partition_window('bucket_start') }}
 ),
 
 energy as (
     select
         device_id,
-        isp_start,
-        sum(power_w * extract(epoch from piece_to - piece_from)) / 3600000.0 as energy_kwh,
-        sum(extract(epoch from piece_to - piece_from)) / 900.0 as coverage
-    from pieces
-    where {{ in_partition_window('isp_start') }}
-    group by device_id, isp_start
+        date_bin('15 minutes', bucket_start, '2000-01-01 00:00+00'::timestamptz) as isp_start,
+        sum(energy_ws) / 3600000.0 as energy_kwh,
+        sum(held_seconds) / 900.0 as coverage
+    from binned
+    group by 1, 2
 )
 
 select
