@@ -37,7 +37,7 @@ $(MANIFEST): $(VENV)/.synced $(shell find dbt_project/models dbt_project/macros 
 
 prepare: $(MANIFEST) ## install and build the dbt manifest (dbt parse)
 
-demo: prepare ## run the registry job end to end on the bundled sample data and print a summary
+demo: prepare ## run every built flow end to end on the bundled sample data and print the summaries
 	$(BIN)/vppal demo
 
 test: prepare ## run the test suite against the embedded PostgreSQL (or VPPAL_DATABASE_URL)
@@ -63,10 +63,11 @@ docs: prepare ## build and serve dbt's docs on http://127.0.0.1:8080
 	$(BIN)/vppal dbt docs generate
 	$(BIN)/vppal dbt docs serve --host 127.0.0.1 --port 8080
 
-bench: prepare ## benchmarks: definitions load, registry build (100k devices), measurement ingest (9 M rows)
+bench: prepare ## benchmarks: definitions load, registry build (100k devices), measurement ingest (9 M rows), baselines (50 pools)
 	$(BIN)/python -m benchmarks.definitions_load
 	$(BIN)/python -m benchmarks.registry_build
 	$(BIN)/python -m benchmarks.measurement_ingest
+	$(BIN)/python -m benchmarks.baseline_issue
 
 db-start: install ## start the embedded PostgreSQL (prints its URL)
 	$(BIN)/vppal db start

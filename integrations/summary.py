@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
@@ -129,3 +129,58 @@ def measurement_summary_text(url: str, start: datetime, end: datetime) -> str:
         ),
     ]
     return "\n\n".join(parts)
+
+
+def validation_summary_text(url: str, start: datetime, end: datetime) -> str:
+    """The backtest's choice per pool and horizon, the window's baselines and TSO documents."""
+    with psycopg.connect(url) as conn:
+        backtest = conn.execute(
+            "select c.pool_id, c.horizon_min, c.method, round(c.nmae_pct::numeric, 1),"
+            " round(p.nmae_pct::numeric, 1),"
+            " case when c.method = 'persistence' then '-' when c.mae_mw < p.mae_mw then 'yes'"
+            " else 'no' end"
+            " from marts.baseline_accuracy c join marts.baseline_accuracy p"
+            " on p.pool_id = c.pool_id and p.horizon_min = c.horizon_min"
+            " and p.method = 'persistence' where c.chosen order by 1, 2"
+        ).fetchall()
+        # How the 10-minute baselines issued for the window did against what was measured.
+        issued = conn.execute(
+            "with measured as (select pool_id, date_bin('1 minute', ts, '2000-01-01 00:00+00')"
+            " as minute, avg(power_mw) as power_mw from marts.fct_pool_power"
+            " where ts >= %s and ts < %s group by 1, 2)"
+            " select b.pool_id, string_agg(distinct b.method, '+'), count(*),"
+            " count(*) filter (where b.frozen),"
+            " round(avg(abs(b.baseline_mw - m.power_mw)) * 1000, 2),"
+            " round(100 * avg(abs(b.baseline_mw - m.power_mw))"
+            " / nullif(avg(abs(m.power_mw)), 0), 1)"
+            " from raw.pool_baselines b join measured m"
+            " on m.pool_id = b.pool_id and m.minute = b.target_ts"
+            " where b.horizon_min = 10 and b.issued_at >= %s and b.issued_at < %s"
+            " group by 1 order by 1",
+            (start, end + timedelta(minutes=10), start, end),
+        ).fetchall()
+        documents = conn.execute(
+            "select document_kind, coalesce(ack_status, 'unanswered'), count(*),"
+            " count(distinct pool_id) from ops.tso_submissions"
+            " where period_start >= %s and period_start < %s group by 1, 2 order by 1, 2",
+            (start, end),
+        ).fetchall()
+    return "\n\n".join(
+        [
+            _table(
+                "Baseline backtest (history before the day): method chosen per pool and horizon",
+                ("pool", "horizon min", "chosen", "nMAE %", "persistence nMAE %", "beats it"),
+                backtest or [("-", "-", "-", "-", "-", "-")],
+            ),
+            _table(
+                "Baselines 10 minutes ahead issued for the day, scored against its measurements",
+                ("pool", "method", "baselines", "frozen", "MAE kW", "nMAE %"),
+                issued or [("-", "-", 0, 0, "-", "-")],
+            ),
+            _table(
+                "Validation documents to the TSO (XSD-valid, in var/outbox/tso/)",
+                ("kind", "acknowledgement", "documents", "pools"),
+                documents or [("-", "-", 0, 0)],
+            ),
+        ]
+    )

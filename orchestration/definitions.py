@@ -2,9 +2,11 @@
 
 import dagster as dg
 
+import assets.baselines
 import assets.measurements
 import assets.ops
 import assets.registry
+import assets.validation
 import sensors
 from assets.dbt_models import dbt_hourly_models, dbt_models
 from orchestration import jobs
@@ -14,6 +16,8 @@ defs = dg.Definitions.merge(
     assets.registry.defs,
     assets.measurements.defs,
     assets.ops.defs,
+    assets.baselines.defs,
+    assets.validation.defs,
     dg.Definitions(assets=[dbt_models, dbt_hourly_models]),
     jobs.defs,
     sensors.defs,

@@ -1,7 +1,9 @@
 """``make demo``: the platform end to end on the bundled sample and one real market day.
 
-Registry (bundled batches) → ISP calendar → measurements of 2025-02-27 (the first six hours
-from a landed file, the whole day from the device-cloud simulator) → energy per pool and ISP.
+Registry (bundled batches) → ISP calendar → ten days of measurement history → backtest of the
+baseline methods → measurements of 2025-02-27 (the first six hours from a landed file, the
+whole day from the device-cloud simulator) → energy per pool and ISP → baselines every minute →
+measurement, baseline and per-device documents to the TSO simulator.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ from zoneinfo import ZoneInfo
 
 from integrations.database.admin import prepare_database
 from integrations.settings import LANDING_DIR, SAMPLE_DATA_DIR
-from integrations.summary import measurement_summary_text, summary_text
+from integrations.summary import (
+    measurement_summary_text,
+    summary_text,
+    validation_summary_text,
+)
 from orchestration.instance import use_project_instance
 from simulators.serve import start_simulators
 
 DEMO_DAY = date(2025, 2, 27)  # the real TenneT replay day (see data/SOURCES.md)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 FILE_HOURS = 6
+#: Days of measurement history before the demo day: the backtest scores the baseline methods
+#: on the last 3 of them, each forecast from the 7 days before it (X-of-Y days needs 7).
+HISTORY_DAYS = 10
+STEPS = 8
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Readings a device cloud export gets wrong now and then; the demo shows them quarantined.
 BAD_LINES = [
@@ -64,15 +74,18 @@ def land_measurement_export(device_cloud_url: str, start: datetime, hours: int) 
     return path
 
 
-def _run(say: Callable[[str], None], job: str, **kwargs: object) -> bool:
+def _run(
+    say: Callable[[str], None], job: str, ops: dict[str, object] | None = None, **kwargs: object
+) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
 
     started = time.monotonic()
+    run_config = {**QUIET, "ops": ops} if ops else QUIET
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+            instance=instance, run_config=run_config, raise_on_error=False, **kwargs
         )
     seconds = time.monotonic() - started
     if result.success:
@@ -82,47 +95,71 @@ def _run(say: Callable[[str], None], job: str, **kwargs: object) -> bool:
     return result.success
 
 
+def hour_range_tags(start: datetime, end: datetime) -> dict[str, str]:
+    """Run tags for one run over the hourly partitions of [start, end)."""
+    last_hour = end - timedelta(hours=1)
+    return {
+        "dagster/asset_partition_range_start": f"{start:%Y-%m-%d-%H:%M}",
+        "dagster/asset_partition_range_end": f"{last_hour:%Y-%m-%d-%H:%M}",
+    }
+
+
 def run_demo() -> int:
     """Start the database and simulators, run the jobs on the sample, print the summaries."""
 
     def say(line: str) -> None:
         print(f"      {line}", flush=True)
 
-    print("[1/5] database", flush=True)
+    def step(number: int, text: str) -> None:
+        print(f"[{number}/{STEPS}] {text}", flush=True)
+
+    step(1, "database")
     url = prepare_database(say)
     use_project_instance()
-    print("[2/5] simulators and the bundled registry", flush=True)
+    step(2, "simulators and the bundled registry")
     tso, device_cloud = start_simulators()
     os.environ["VPPAL_TSO_URL"] = tso.url
     os.environ["VPPAL_DEVICE_CLOUD_URL"] = device_cloud.url
     say(f"TSO simulator {tso.url}, device cloud simulator {device_cloud.url}")
     say(f"{land_sample_registry()} registry files landed in {LANDING_DIR / 'registry'}")
+    start, end = day_window(DEMO_DAY)
+    history_start, _ = day_window(DEMO_DAY - timedelta(days=HISTORY_DAYS))
     try:
-        print("[3/5] registry_job: onboardings, intake, dbt with tests, alerts, TSO", flush=True)
+        step(3, "registry_job: onboardings, intake, dbt with tests, alerts, TSO")
         if not _run(say, "registry_job"):
             return 1
-        start, end = day_window(DEMO_DAY)
-        print(
-            f"[4/5] measurements of {DEMO_DAY} ({start:%Y-%m-%d %H:%M}Z - {end:%Y-%m-%d %H:%M}Z)",
-            flush=True,
-        )
+        step(4, f"history: the {HISTORY_DAYS} days before {DEMO_DAY} at native resolution")
+        native = {"raw__device_measurements": {"config": {"resolution": "native"}}}
+        if not _run(
+            say, "measurements_hourly_job", native, tags=hour_range_tags(history_start, start)
+        ):
+            return 1
+        step(5, f"backtest of the baseline methods on the {HISTORY_DAYS} days of history")
+        backtest = {
+            "raw__baseline_backtests": {
+                "config": {"until": DEMO_DAY.isoformat(), "history_days": HISTORY_DAYS}
+            }
+        }
+        if not _run(say, "baseline_backtest_job", backtest):
+            return 1
+        step(6, f"measurements of {DEMO_DAY} ({start:%Y-%m-%d %H:%M}Z - {end:%Y-%m-%d %H:%M}Z)")
         export = land_measurement_export(device_cloud.url, start, FILE_HOURS)
         say(f"landed {export.name}: the first {FILE_HOURS} hours as a bulk file")
         if not _run(say, "measurement_files_job"):
             return 1
-        last_hour = end - timedelta(hours=1)
-        range_tags = {
-            "dagster/asset_partition_range_start": f"{start:%Y-%m-%d-%H:%M}",
-            "dagster/asset_partition_range_end": f"{last_hour:%Y-%m-%d-%H:%M}",
-        }
         say("device cloud, quality suite and aggregates for every hour of the day (one run)")
-        if not _run(say, "measurements_hourly_job", tags=range_tags):
+        if not _run(say, "measurements_hourly_job", tags=hour_range_tags(start, end)):
+            return 1
+        step(7, "baselines every minute and the validation documents to the TSO")
+        if not _run(say, "validation_hourly_job", tags=hour_range_tags(start, end)):
             return 1
     finally:
         for service in (tso, device_cloud):
             service.stop()
-    print("[5/5] summary\n", flush=True)
+    step(8, "summary\n")
     print(summary_text(url))
     print()
-    print(measurement_summary_text(url, *day_window(DEMO_DAY)))
+    print(measurement_summary_text(url, start, end))
+    print()
+    print(validation_summary_text(url, start, end))
     return 0

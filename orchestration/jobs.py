@@ -28,6 +28,24 @@ measurements_hourly_job = dg.define_asset_job(
     "suite, then build energy per device and pool per ISP and pool power.",
 )
 
+POOL_BASELINES = dg.AssetKey(["raw", "pool_baselines"])
+
+baseline_backtest_job = dg.define_asset_job(
+    name="baseline_backtest_job",
+    selection=dg.AssetSelection.groups("baselines") - dg.AssetSelection.assets(POOL_BASELINES),
+    description="Backtest every baseline method per pool and horizon on the history, choose "
+    "the best, and (re)build the baseline marts with their tests.",
+)
+
+validation_hourly_job = dg.define_asset_job(
+    name="validation_hourly_job",
+    selection=dg.AssetSelection.assets(POOL_BASELINES) | dg.AssetSelection.groups("validation"),
+    partitions_def=hourly_partitions,
+    description="Per UTC hour: issue each pool's baselines (1, 5, 10 min ahead, every minute), "
+    "then send the TSO the pool's measurements, baselines and per-device data as XSD-valid "
+    "MeasurementValue documents.",
+)
+
 device_cloud_onboarding_schedule = dg.ScheduleDefinition(
     name="device_cloud_onboarding_schedule",
     description="Every 15 minutes: fetch owners' onboardings from the device cloud and rebuild "
@@ -44,7 +62,26 @@ measurements_hourly_schedule = dg.build_schedule_from_partitioned_job(
     description="At 5 past each hour: the previous UTC hour's readings, checks and aggregates.",
 )
 
+baseline_backtest_schedule = dg.ScheduleDefinition(
+    name="baseline_backtest_schedule",
+    description="Daily at 00:45 Amsterdam time: backtest the baseline methods on the last ten "
+    "days and choose the method each pool issues with from then on.",
+    job=baseline_backtest_job,
+    cron_schedule="45 0 * * *",
+    execution_timezone="Europe/Amsterdam",
+)
+
 defs = dg.Definitions(
-    jobs=[registry_job, measurement_files_job, measurements_hourly_job],
-    schedules=[device_cloud_onboarding_schedule, measurements_hourly_schedule],
+    jobs=[
+        registry_job,
+        measurement_files_job,
+        measurements_hourly_job,
+        baseline_backtest_job,
+        validation_hourly_job,
+    ],
+    schedules=[
+        device_cloud_onboarding_schedule,
+        measurements_hourly_schedule,
+        baseline_backtest_schedule,
+    ],
 )

@@ -21,6 +21,8 @@ from orchestration.instance import QUIET_TELEMETRY
 os.environ.update(QUIET_TELEMETRY)
 os.environ.setdefault("VPPAL_ENV", "ci")
 
+from sample_platform import empty_platform_tables
+
 from integrations.database import admin
 from integrations.database.urls import (
     EXTERNAL_URL_VARIABLE,
@@ -62,49 +64,6 @@ def db_url() -> Iterator[str]:
         os.environ.pop(EXTERNAL_URL_VARIABLE, None)
     else:
         os.environ[EXTERNAL_URL_VARIABLE] = previous
-
-
-def empty_platform_tables(url: str) -> None:
-    """Empty every table the registry flow writes (raw, pii, ops)."""
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "truncate raw.registry_files, raw.registry_customers, raw.registry_locations,"
-            " raw.registry_sites, raw.registry_devices, raw.registry_pools,"
-            " raw.registry_memberships, raw.registry_contracts, pii.customers, ops.quarantine,"
-            " ops.alerts, ops.tso_registrations, ops.source_cursors restart identity cascade"
-        )
-
-
-def run_registry_job(landing: Path):
-    """Run registry_job in process on an ephemeral instance, reading batches from ``landing``."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-    from orchestration.resources import build_resources
-
-    return defs.resolve_job_def("registry_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=build_resources(),
-        run_config={
-            "ops": {
-                "raw_registry": {"config": {"folder": str(landing)}},
-                "landing__device_cloud_onboardings": {"config": {"landing_folder": str(landing)}},
-            }
-        },
-    )
-
-
-def build_sample_registry(url: str, folder: Path):
-    """Copy the bundled registry under ``folder``, empty the platform tables, run registry_job.
-
-    Returns (landing folder, run result).
-    """
-    landing = folder / "registry"
-    shutil.copytree(SAMPLE_DATA_DIR / "registry", landing)
-    empty_platform_tables(url)
-    return landing, run_registry_job(landing)
 
 
 @pytest.fixture

@@ -9,7 +9,14 @@ def test_definitions_load_with_every_asset_grouped_described_and_owned():
     specs = list(defs.resolve_all_asset_specs())
     assert len(specs) >= 25
     for spec in specs:
-        assert spec.group_name in {"registry", "ops", "calendar", "measurements"}, spec.key
+        assert spec.group_name in {
+            "registry",
+            "ops",
+            "calendar",
+            "measurements",
+            "baselines",
+            "validation",
+        }, spec.key
         assert spec.description, f"{spec.key.to_user_string()} has no description"
         assert spec.kinds, f"{spec.key.to_user_string()} has no kind tags"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import build_sample_registry
+from sample_platform import build_sample_registry
 
 from domain.isp import isps_of_day
 from integrations.measurements.store import ensure_day_partition

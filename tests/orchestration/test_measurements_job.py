@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import psycopg
 import pytest
-from conftest import build_sample_registry
+from sample_platform import build_sample_registry
 
 from integrations.measurements.store import ensure_day_partition
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import build_sample_registry, run_registry_job
+from sample_platform import build_sample_registry, run_registry_job
 
 from integrations.settings import DBT_PROJECT_DIR
 
