@@ -4,8 +4,9 @@
   devices sit behind which allocation point. A device is known to the TSO only by its
   pseudonym (``device_ref``), never by the aggregator's device id.
 - CIM documents (``/api/v1/documents``, XML): the aggregator's measurement and baseline
-  submissions (later also bids and activation answers). Each is parsed safely, validated
+  submissions and its bids (later also activation answers). Each is parsed safely, validated
   against its XSD and answered with an Acknowledgement_MarketDocument; see ``DocumentInbox``.
+  Bids (ReserveBid_MarketDocument) are judged by the market rules too: ``bid_reasons``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
 from lxml import etree
 
+from domain.bidding.gate import gate_closure
+from domain.bidding.markets import market_rules
 from domain.cim import codes
 from domain.cim.acknowledgement import (
     Reason,
@@ -35,7 +39,15 @@ from domain.cim.documents import (
     measurement_purpose,
     read_header,
 )
+from domain.cim.reserve_bid import (
+    ISP_RESOLUTION,
+    ReceivedBid,
+    bid_market,
+    is_reserve_bid,
+    read_bids,
+)
 from domain.ean import ean18_problem
+from domain.isp import ISP_MINUTES, floor_to_isp
 from domain.pseudonyms import is_pseudonym
 from integrations.cim.schemas import CimValidationError, parse_document, validate_root
 from simulators.service import HttpError, JsonService, RawBody, Request, is_xml
@@ -102,6 +114,90 @@ def _short_hash(*parts: object) -> str:
     return base64.b32encode(digest).decode("ascii")[:26]
 
 
+MAX_LISTED_BIDS = 3  # bids named per reason; the rest are counted
+# Reason codes of bid rejections (ENTSO-E ReasonCodeTypeList), each after A02:
+REASON_RESOLUTION = "A41"  # Resolution inconsistency: not one ISP at PT15M
+REASON_QUANTITY = "A42"  # Quantity inconsistency: not whole MW, outside the limits, bad cancel
+REASON_SERIES_ID = "A55"  # Time series identification conflict: a bid mRID twice
+REASON_GATE_CLOSED = "A57"  # Deadline limit exceeded/Gate not open: the ISP's gate has closed
+REASON_PROCESS_TYPE = "A79"  # Process type invalid: names no market of the TSO
+REASON_PRICE = "B51"  # Outside price limits
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _bid_problem(bid: ReceivedBid, market: str, received_at: datetime) -> tuple[str, str] | None:
+    """The first rule ``bid`` breaks as (reason code, text), None when it may stay."""
+    rules = market_rules(market)
+    isp = timedelta(minutes=ISP_MINUTES)
+    start, end = bid.isp_start, bid.isp_end
+    if (
+        bid.resolution != ISP_RESOLUTION
+        or bid.points != 1
+        or start is None
+        or end != start + isp
+        or floor_to_isp(start) != start
+    ):
+        return REASON_RESOLUTION, "is not one ISP at PT15M with one point"
+    if received_at >= gate_closure(start, market):
+        closes = gate_closure(start, market).strftime("%Y-%m-%dT%H:%MZ")
+        return REASON_GATE_CLOSED, f"for ISP {start:%Y-%m-%dT%H:%MZ}: gate closed at {closes}"
+    if bid.direction is None:
+        return REASON_QUANTITY, "has no direction up (A01) or down (A02)"
+    if bid.quantity_unit != codes.UNIT_MW or bid.currency != "EUR":
+        return REASON_QUANTITY, "is not in MW and EUR"
+    quantity, price = bid.quantity_mw, bid.price_eur_mwh
+    if quantity is None or quantity != quantity.to_integral_value():
+        return REASON_QUANTITY, f"quantity {quantity} is not whole MW"
+    if quantity != 0 and not rules.min_quantity_mw <= quantity <= rules.max_quantity_mw:
+        limits = f"[{rules.min_quantity_mw}, {rules.max_quantity_mw}]"
+        return REASON_QUANTITY, f"quantity {quantity} MW outside {limits}"
+    if price is None:
+        return REASON_PRICE, "has no energy price"
+    if not rules.min_price_eur_mwh <= price <= rules.max_price_eur_mwh:
+        limits = f"[{rules.min_price_eur_mwh}, {rules.max_price_eur_mwh}]"
+        return REASON_PRICE, f"price {price} EUR/MWh outside {limits}"
+    if price % rules.price_step_eur_mwh != 0:
+        return REASON_PRICE, f"price {price} is not a multiple of 0.01 EUR/MWh"
+    return None
+
+
+def bid_reasons(
+    root: etree._Element, received_at: datetime, held: Mapping[str, ReceivedBid]
+) -> list[Reason]:
+    """Why the TSO refuses a bid document at ``received_at`` (empty when it accepts it).
+
+    Per bid, the first rule broken: one ISP at PT15M (A41), the ISP's gate still open at
+    receipt (A57), whole MW within the market's limits in MW and EUR (A42), the price within
+    the market's limits in steps of 0.01 (B51). Quantity 0 cancels, and only a bid the TSO
+    holds (``held``, by bid mRID) can be cancelled (A42). A bid mRID twice in one document is
+    refused (A55); so is a process type that names no market (A79). One reason per code, naming
+    the first bids that break it.
+    """
+    market = bid_market(root)
+    if market is None:
+        return [Reason(REASON_PROCESS_TYPE, "process type names no market of the TSO")]
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for bid in read_bids(root):
+        problem = _bid_problem(bid, market, received_at)
+        if problem is None and bid.mrid in seen:
+            problem = (REASON_SERIES_ID, "appears twice in the document")
+        if problem is None and bid.quantity_mw == 0 and bid.mrid not in held:
+            problem = (REASON_QUANTITY, "cancels a bid the TSO does not hold")
+        seen.add(bid.mrid)
+        if problem is not None:
+            found.setdefault(problem[0], []).append(f"bid {bid.mrid} {problem[1]}")
+    reasons = []
+    for code, texts in found.items():
+        more = len(texts) - MAX_LISTED_BIDS
+        text = "; ".join(texts[:MAX_LISTED_BIDS]) + (f"; and {more} more" if more > 0 else "")
+        reasons.append(Reason(code, text))
+    return reasons
+
+
 @dataclass
 class DocumentInbox:
     """The TSO's inbox for CIM documents: judge, answer with an acknowledgement, remember.
@@ -115,16 +211,25 @@ class DocumentInbox:
       createdDateTime and whitespace).
     - The same mRID, revision and content again: the very same acknowledgement bytes
       (idempotent), counted in ``times_received``.
-    - Otherwise: A01, and the document is remembered by (mRID, revision).
+    - A bid document breaking a market rule at receipt (``bid_reasons``: a closed gate, a
+      quantity or price outside the limits, ...): A02 with one reason per rule broken. Judged
+      after the re-send check, so a bid document accepted before its gate closed gets the same
+      A01 again when re-sent later.
+    - Otherwise: A01, and the document is remembered by (mRID, revision); the bids of an
+      accepted bid document are held by bid mRID (a later revision replaces them).
+
+    ``clock`` is the TSO's time of receipt (a replay can run the simulator on the replayed day).
     """
 
     accepted: dict[tuple[str, int | None], Receipt] = field(default_factory=dict)
     rejected: list[Receipt] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    clock: Callable[[], datetime] = _utc_now
+    held_bids: dict[str, ReceivedBid] = field(default_factory=dict)
 
     def receive(self, xml: bytes) -> tuple[HTTPStatus, bytes]:
         """Judge one document; return the HTTP status and the acknowledgement's bytes."""
-        now = datetime.now(UTC)
+        now = self.clock().astimezone(UTC)
         try:
             kind, root = parse_document(xml)
         except CimValidationError as error:
@@ -170,6 +275,21 @@ class DocumentInbox:
                     now, kind, header, root, digest, codes.REASON_ID_CONFLICT, text
                 )
                 return HTTPStatus.OK, receipt.answer
+            if is_reserve_bid(root):
+                reasons = bid_reasons(root, now, self.held_bids)
+                if reasons:
+                    receipt = self._receipt(
+                        now,
+                        kind,
+                        header,
+                        root,
+                        digest,
+                        "rejected",
+                        (Reason(codes.REASON_REJECTED, "Message fully rejected"), *reasons),
+                    )
+                    self.rejected.append(receipt)
+                    return HTTPStatus.OK, receipt.answer
+                self.held_bids.update((bid.mrid, bid) for bid in read_bids(root))
             receipt = self._receipt(now, kind, header, root, digest, "accepted", accepted_reasons())
             self.accepted[key] = receipt
         return HTTPStatus.OK, receipt.answer
@@ -239,12 +359,15 @@ class DocumentInbox:
         ]
 
 
-def build_tso_simulator() -> JsonService:
-    """A TSO simulator with an empty registration book and an empty document inbox."""
+def build_tso_simulator(clock: Callable[[], datetime] | None = None) -> JsonService:
+    """A TSO simulator with an empty registration book and an empty document inbox.
+
+    ``clock`` gives the TSO's time of receipt (default: now, UTC); bids are judged against it.
+    """
     service = JsonService("tso-simulator")
     book: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()
-    inbox = DocumentInbox()
+    inbox = DocumentInbox(clock=clock or _utc_now)
 
     @service.route("POST", "/api/v1/registrations")
     def register(request: Request) -> tuple[HTTPStatus, Any]:
