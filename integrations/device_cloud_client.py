@@ -22,6 +22,7 @@ class DeviceCloudClient(dg.ConfigurableResource):
     timeout_s: float = Field(default=10.0, description="per-request timeout in seconds")
     page_size: int = Field(default=200, description="onboarding events per page")
     measurement_page_size: int = Field(default=20_000, description="readings per page")
+    state_page_size: int = Field(default=1_000, description="device states per page")
 
     def onboardings_since(self, cursor: int) -> Iterator[tuple[dict[str, Any], int]]:
         """Yield (event, cursor after it) for every onboarding after ``cursor``."""
@@ -84,3 +85,30 @@ class DeviceCloudClient(dg.ConfigurableResource):
                 if not page.get("has_more"):
                     break
             piece_start = piece_end
+
+    def device_states(self, at: datetime) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of every device's state at the aware instant ``at``, ordered by device_id.
+
+        An item holds ``device_id``, ``device_type``, ``as_of``, ``rated_power_kw``,
+        ``power_kw`` and the fields of its type (``simulators/device_cloud.py`` lists them);
+        ``domain.flexibility.from_cloud.state_from_cloud`` turns one into a device state.
+        Pages are fetched one by one with the retrying session, like the measurements.
+        """
+        if at.utcoffset() is None:
+            raise ValueError(f"{at.isoformat()} has no UTC offset")
+        session = retrying_session()
+        url = f"{self.base_url.rstrip('/')}/api/v1/device-states"
+        cursor = 0
+        while True:
+            response = session.get(
+                url,
+                params={"at": at.isoformat(), "cursor": cursor, "limit": self.state_page_size},
+                timeout=self.timeout_s,
+            )
+            response.raise_for_status()
+            page = response.json()
+            if page["items"]:
+                yield page["items"]
+            cursor = int(page["next_cursor"])
+            if not page.get("has_more"):
+                return

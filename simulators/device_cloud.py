@@ -16,6 +16,12 @@ heat pumps and households, shaped series for EV chargers, PV and batteries).
 ``GET /api/v1/devices``
     The devices the cloud knows, with type, rated power, native resolution and whether it can
     stream at 4 s (aFRR).
+``GET /api/v1/device-states?at=&cursor=&limit=``
+    Every device's state at the instant ``at`` (ISO 8601 with a UTC offset), ordered by
+    ``device_id`` and paged like the measurements (``cursor`` an offset into that order,
+    ``limit`` 1,000 by default, at most 10,000; ``next_cursor``, ``has_more``). One item per
+    device, built by ``device_state`` from the same profiles as the measurements; units are in
+    the field names (``_kw``, ``_kwh``, ``_minutes``), ``soc*`` are fractions 0..1, times UTC.
 """
 
 from __future__ import annotations
@@ -27,15 +33,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from simulators.profiles import (
+    BATTERY_HOURS,
     DEFAULT_FOLDER,
     NATIVE_RESOLUTION_S,
+    SOC_MAX,
+    SOC_MIN,
     RealProfiles,
+    battery_state,
     device_power,
+    ev_sessions,
     grid_length,
     load_real_profiles,
 )
@@ -47,6 +59,15 @@ MAX_MEASUREMENTS_PAGE = 50_000
 MAX_WINDOW = timedelta(hours=24)
 AFRR_RESOLUTION_S = 4
 RESOLUTIONS = ("native", "4s")
+STATES_PAGE = 1_000
+MAX_STATES_PAGE = 10_000
+#: The comfort band of every simulated heat pump, in minutes each way: how long it may stay
+#: off (deferred) or run at rated power (advanced) before the room or tank leaves the band.
+#: The simulator replays real power without temperatures, so this is the documented
+#: assumption of docs/bidding.md (30 minutes each way), not something derived from data.
+HEAT_PUMP_DEFERRABLE_MINUTES = 30.0
+HEAT_PUMP_ADVANCEABLE_MINUTES = 30.0
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 # A '+' sent unencoded in a query string arrives as a space: "10:00:00 01:00" -> "+01:00".
 _SPACE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
@@ -98,6 +119,114 @@ def _checked_devices(devices: Iterable[Mapping[str, str]]) -> dict[str, dict[str
             raise ValueError(f"{device['device_id']}: rated_power_kw must be > 0")
         by_id[device["device_id"]] = device
     return dict(sorted(by_id.items()))
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _step_start(at: datetime, step_s: int) -> datetime:
+    """Start of the ``step_s`` grid interval (aligned to the epoch) that contains ``at``."""
+    return datetime.fromtimestamp(math.floor(at.timestamp()) // step_s * step_s, UTC)
+
+
+def _power_now_kw(device: Mapping[str, str], at: datetime, profiles: RealProfiles) -> float:
+    """The device's power at ``at``: its 1-second reading there, noise included, in kW.
+
+    Every profile is held over its native step (replays, PV, the battery's controller) and the
+    noise is a function of the timestamp, so on the native grid this is the /measurements
+    reading. An EV's reading is the mean over its interval: a car plugged in 9 s after a
+    whole minute reads as partly charging during that minute, but not in its state.
+    """
+    second = _step_start(at, 1)
+    _, power_w = device_power(device, second, second + timedelta(seconds=1), 1, profiles)
+    return round(round(float(power_w[0]), 1) / 1000, 4)
+
+
+def _ev_charger_state(device: Mapping[str, str], at: datetime, rated_kw: float) -> dict[str, Any]:
+    """The session a car is plugged in for at ``at`` (sessions last at most 24 h), if any."""
+    t = at.timestamp()
+    today = at.astimezone(AMSTERDAM).date()
+    for day in (today - timedelta(days=2), today - timedelta(days=1), today):
+        for session in ev_sessions(device, day):
+            arrival, departure, charge_end, power_w, energy_kwh = (
+                float(cast(float, session[key]))
+                for key in ("arrival_s", "departure_s", "charge_end_s", "power_w", "energy_kwh")
+            )
+            if arrival <= t < departure:
+                power_kw = power_w / 1000
+                charged_kwh = power_kw * (min(t, charge_end) - arrival) / 3600
+                return {
+                    "connected": True,
+                    "energy_needed_kwh": round(max(0.0, energy_kwh - charged_kwh), 4),
+                    "departure": datetime.fromtimestamp(departure, UTC).isoformat(),
+                    "max_power_kw": power_kw,
+                }
+    return {
+        "connected": False,
+        "energy_needed_kwh": 0.0,
+        "departure": None,
+        "max_power_kw": rated_kw,
+    }
+
+
+def _battery_state(
+    device: Mapping[str, str], at: datetime, rated_kw: float, profiles: RealProfiles
+) -> dict[str, Any]:
+    """SoC at ``at``: the controller's SoC after its 60-s step, less what is left of the step."""
+    step_s = NATIVE_RESOLUTION_S["battery"]
+    first = _step_start(at, step_s)
+    end = first + timedelta(seconds=step_s)
+    _, power_w, soc_after = battery_state(device, first, end, step_s, profiles)
+    capacity_kwh = BATTERY_HOURS * rated_kw
+    left_h = (end - at).total_seconds() / 3600
+    soc = float(soc_after[0]) - float(power_w[0]) / 1000 * left_h / capacity_kwh
+    return {
+        "soc": round(soc, 6),
+        "soc_min": SOC_MIN,
+        "soc_max": SOC_MAX,
+        "capacity_kwh": capacity_kwh,
+        "max_charge_kw": rated_kw,
+        "max_discharge_kw": rated_kw,
+    }
+
+
+def device_state(device: Mapping[str, str], at: datetime, profiles: RealProfiles) -> dict[str, Any]:
+    """One device's state at the aware instant ``at``, as ``/api/v1/device-states`` serves it.
+
+    Every item: ``device_id``, ``device_type``, ``as_of`` (``at`` in UTC), ``rated_power_kw``
+    and ``power_kw``, the power at ``at`` (offtake positive, 0.1 W precision; at an instant of
+    the device's native grid it is the reading ``/api/v1/measurements`` gives there, except
+    for an EV whose car arrives or finishes within that reading's interval). Then per type:
+
+    - ``ev_charger``: ``connected``, ``energy_needed_kwh`` (what the session still charges
+      before it leaves), ``departure`` (UTC, null when no car), ``max_power_kw`` (the lower
+      of the charger's and the car's limit; the rated power when no car is plugged in);
+    - ``heat_pump``: ``deferrable_minutes``, ``advanceable_minutes`` (the comfort band,
+      ``HEAT_PUMP_DEFERRABLE_MINUTES`` / ``HEAT_PUMP_ADVANCEABLE_MINUTES``);
+    - ``battery``: ``soc``, ``soc_min``, ``soc_max`` (fractions of ``capacity_kwh``, 2 h x
+      rated), ``capacity_kwh``, ``max_charge_kw``, ``max_discharge_kw`` (the rated power);
+    - ``pv_inverter`` and ``other``: nothing more.
+    """
+    if at.utcoffset() is None:
+        raise ValueError(f"at must be timezone-aware, got {at.isoformat()}")
+    kind = device["device_type"]
+    rated_kw = float(device["rated_power_kw"])
+    item: dict[str, Any] = {
+        "device_id": device["device_id"],
+        "device_type": kind,
+        "as_of": _utc_text(at),
+        "rated_power_kw": rated_kw,
+        "power_kw": _power_now_kw(device, at, profiles),
+    }
+    if kind == "ev_charger":
+        item.update(_ev_charger_state(device, at, rated_kw))
+    elif kind == "heat_pump":
+        item["deferrable_minutes"] = HEAT_PUMP_DEFERRABLE_MINUTES
+        item["advanceable_minutes"] = HEAT_PUMP_ADVANCEABLE_MINUTES
+    elif kind == "battery":
+        item.update(_battery_state(device, at, rated_kw, profiles))
+    return item
 
 
 def build_device_cloud_simulator(
@@ -207,6 +336,23 @@ def build_device_cloud_simulator(
             "next_cursor": position,
             "has_more": position < total,
             "resolution_s": on_page,
+        }
+
+    @service.route("GET", "/api/v1/device-states")
+    def device_states(request: Request) -> tuple[HTTPStatus, Any]:
+        at = _parse_instant("at", request.query.get("at"))
+        cursor = _int_param(request, "cursor", 0)
+        limit = min(_int_param(request, "limit", STATES_PAGE), MAX_STATES_PAGE)
+        if cursor < 0 or limit < 1:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "'cursor' must be >= 0 and 'limit' >= 1")
+        ids = list(known)[cursor : cursor + limit]
+        items = [device_state(known[device_id], at, profiles()) for device_id in ids]
+        next_cursor = cursor + len(items)
+        return HTTPStatus.OK, {
+            "at": _utc_text(at),
+            "items": items,
+            "next_cursor": next_cursor,
+            "has_more": next_cursor < len(known),
         }
 
     return service
