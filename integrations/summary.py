@@ -184,3 +184,21 @@ def validation_summary_text(url: str, start: datetime, end: datetime) -> str:
             ),
         ]
     )
+
+
+def flexibility_summary_text(url: str, start: datetime, end: datetime) -> str:
+    """Each pool's flexibility over the window's ISPs (latest computation), in MW."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select f.pool_id, p.market, count(*), round(avg(f.up_mw), 3), round(max(f.up_mw), 3),"
+            " round(avg(f.down_mw), 3), round(max(f.down_mw), 3),"
+            " count(*) filter (where f.up_mw >= 1 or f.down_mw >= 1)"
+            " from marts.fct_pool_flex_isp f join marts.dim_pools p on p.pool_id = f.pool_id"
+            " where f.isp_start >= %s and f.isp_start < %s group by 1, 2 order by 1",
+            (start, end),
+        ).fetchall()
+    return _table(
+        "Flexibility per pool over the day's ISPs, MW (10% quantile; a bid needs at least 1 MW)",
+        ("pool", "market", "isps", "up mean", "up max", "down mean", "down max", "isps >= 1 MW"),
+        rows or [("-", "-", 0, "-", "-", "-", "-", 0)],
+    )

@@ -3,6 +3,7 @@
 import dagster as dg
 
 import assets.baselines
+import assets.bidding
 import assets.measurements
 import assets.ops
 import assets.registry
@@ -17,6 +18,7 @@ defs = dg.Definitions.merge(
     assets.measurements.defs,
     assets.ops.defs,
     assets.baselines.defs,
+    assets.bidding.defs,
     assets.validation.defs,
     dg.Definitions(assets=[dbt_models, dbt_hourly_models]),
     jobs.defs,

@@ -3,7 +3,8 @@
 Registry (bundled batches) → ISP calendar → ten days of measurement history → backtest of the
 baseline methods → measurements of 2025-02-27 (the first six hours from a landed file, the
 whole day from the device-cloud simulator) → energy per pool and ISP → baselines every minute →
-measurement, baseline and per-device documents to the TSO simulator.
+measurement, baseline and per-device documents to the TSO simulator → flexibility per pool
+and ISP.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 from integrations.database.admin import prepare_database
 from integrations.settings import LANDING_DIR, SAMPLE_DATA_DIR
 from integrations.summary import (
+    flexibility_summary_text,
     measurement_summary_text,
     summary_text,
     validation_summary_text,
@@ -33,7 +35,7 @@ FILE_HOURS = 6
 #: Days of measurement history before the demo day: the backtest scores the baseline methods
 #: on the last 3 of them, each forecast from the 7 days before it (X-of-Y days needs 7).
 HISTORY_DAYS = 10
-STEPS = 8
+STEPS = 9
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Readings a device cloud export gets wrong now and then; the demo shows them quarantined.
 BAD_LINES = [
@@ -153,13 +155,18 @@ def run_demo() -> int:
         step(7, "baselines every minute and the validation documents to the TSO")
         if not _run(say, "validation_hourly_job", tags=hour_range_tags(start, end)):
             return 1
+        step(8, "flexibility per pool and ISP, from the device states at each gate")
+        if not _run(say, "bidding_hourly_job", tags=hour_range_tags(start, end)):
+            return 1
     finally:
         for service in (tso, device_cloud):
             service.stop()
-    step(8, "summary\n")
+    step(9, "summary\n")
     print(summary_text(url))
     print()
     print(measurement_summary_text(url, start, end))
     print()
     print(validation_summary_text(url, start, end))
+    print()
+    print(flexibility_summary_text(url, start, end))
     return 0

@@ -4,12 +4,15 @@ import dagster as dg
 
 from orchestration.partitions import hourly_partitions
 
+POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
+
 registry_job = dg.define_asset_job(
     name="registry_job",
-    selection=dg.AssetSelection.groups("registry", "ops", "calendar"),
+    selection=dg.AssetSelection.groups("registry", "ops", "calendar")
+    | (dg.AssetSelection.groups("bidding") - dg.AssetSelection.assets(POOL_FLEX)),
     description="Registry & pooling end to end: device-cloud onboardings, landed registry files, "
     "dbt registry marts with their tests, the ISP calendar, site exclusivity alerts and TSO "
-    "registration.",
+    "registration; also (re)creates the bidding views over the flexibility table.",
 )
 
 measurement_files_job = dg.define_asset_job(
@@ -46,6 +49,14 @@ validation_hourly_job = dg.define_asset_job(
     "MeasurementValue documents.",
 )
 
+bidding_hourly_job = dg.define_asset_job(
+    name="bidding_hourly_job",
+    selection=dg.AssetSelection.assets(POOL_FLEX),
+    partitions_def=hourly_partitions,
+    description="Per UTC hour: each pool's upward and downward flexibility for the hour's four "
+    "ISPs, from the device states at each market's gate closure, with the 10% quantile margin.",
+)
+
 device_cloud_onboarding_schedule = dg.ScheduleDefinition(
     name="device_cloud_onboarding_schedule",
     description="Every 15 minutes: fetch owners' onboardings from the device cloud and rebuild "
@@ -78,6 +89,7 @@ defs = dg.Definitions(
         measurements_hourly_job,
         baseline_backtest_job,
         validation_hourly_job,
+        bidding_hourly_job,
     ],
     schedules=[
         device_cloud_onboarding_schedule,

@@ -16,6 +16,7 @@ def test_definitions_load_with_every_asset_grouped_described_and_owned():
             "measurements",
             "baselines",
             "validation",
+            "bidding",
         }, spec.key
         assert spec.description, f"{spec.key.to_user_string()} has no description"
         assert spec.kinds, f"{spec.key.to_user_string()} has no kind tags"
