@@ -1,8 +1,14 @@
 """Jobs and schedules: named selections of assets, and when they run."""
 
+from datetime import timedelta
+
 import dagster as dg
 
-from orchestration.partitions import hourly_partitions
+from orchestration.partitions import (
+    BIDDING_HOURS_AHEAD,
+    bidding_hourly_partitions,
+    hourly_partitions,
+)
 
 POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
 
@@ -52,7 +58,7 @@ validation_hourly_job = dg.define_asset_job(
 bidding_hourly_job = dg.define_asset_job(
     name="bidding_hourly_job",
     selection=dg.AssetSelection.assets(POOL_FLEX),
-    partitions_def=hourly_partitions,
+    partitions_def=bidding_hourly_partitions,
     description="Per UTC hour: each pool's upward and downward flexibility for the hour's four "
     "ISPs, from the device states at each market's gate closure, with the 10% quantile margin.",
 )
@@ -72,6 +78,24 @@ measurements_hourly_schedule = dg.build_schedule_from_partitioned_job(
     name="measurements_hourly_schedule",
     description="At 5 past each hour: the previous UTC hour's readings, checks and aggregates.",
 )
+
+
+@dg.schedule(
+    name="pool_flex_schedule",
+    description="At half past each hour: the flexibility of the hour two hours ahead, read "
+    "from the device states at its gates, so it is known before the first of them closes "
+    "(aFRR and mFRR: 25 minutes before each ISP).",
+    job=bidding_hourly_job,
+    cron_schedule="30 * * * *",
+    execution_timezone="UTC",
+)
+def pool_flex_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One run for the partition of the hour starting two hours after this hour."""
+    hour = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
+    target = hour + timedelta(hours=BIDDING_HOURS_AHEAD)
+    key = f"{target:%Y-%m-%d-%H:%M}"
+    return dg.RunRequest(run_key=f"pool-flex-{key}", partition_key=key)
+
 
 baseline_backtest_schedule = dg.ScheduleDefinition(
     name="baseline_backtest_schedule",
@@ -95,5 +119,6 @@ defs = dg.Definitions(
         device_cloud_onboarding_schedule,
         measurements_hourly_schedule,
         baseline_backtest_schedule,
+        pool_flex_schedule,
     ],
 )

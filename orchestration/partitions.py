@@ -7,3 +7,11 @@ import dagster as dg
 hourly_partitions = dg.HourlyPartitionsDefinition(
     start_date="2025-01-01-00:00", timezone="UTC", end_offset=0
 )
+
+#: Bidding looks ahead: the flexibility of an hour must be known before its first gate closes
+#: (aFRR and mFRR: 25 minutes before the ISP), so its partitions reach two hours past the
+#: current one.
+BIDDING_HOURS_AHEAD = 2
+bidding_hourly_partitions = dg.HourlyPartitionsDefinition(
+    start_date="2025-01-01-00:00", timezone="UTC", end_offset=1 + BIDDING_HOURS_AHEAD
+)

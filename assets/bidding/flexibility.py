@@ -7,7 +7,7 @@ import dagster as dg
 
 from integrations.database.resource import PostgresResource
 from integrations.device_cloud_client import DeviceCloudClient
-from orchestration.partitions import hourly_partitions
+from orchestration.partitions import bidding_hourly_partitions
 
 POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
 REGISTRY_MARTS = [
@@ -28,7 +28,7 @@ def _by_device(pages: Any) -> dict[str, dict[str, Any]]:
 @dg.asset(
     key=POOL_FLEX,
     group_name="bidding",
-    partitions_def=hourly_partitions,
+    partitions_def=bidding_hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=REGISTRY_MARTS,
     kinds={"python", "postgres", "api"},

@@ -57,3 +57,27 @@ def test_devices_wait_for_the_device_cloud_onboardings():
         .parent_keys
     )
     assert dg.AssetKey(["landing", "device_cloud_onboardings"]) in parents
+
+
+def test_the_flexibility_of_the_hour_after_next_is_computed_before_its_gates():
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.definitions import defs
+    from orchestration.partitions import bidding_hourly_partitions
+
+    schedule = defs.resolve_schedule_def("pool_flex_schedule")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    at = hour + timedelta(minutes=30)
+    [request] = schedule.evaluate_tick(
+        dg.build_schedule_context(
+            scheduled_execution_time=at, repository_def=defs.get_repository_def()
+        )
+    ).run_requests
+    target = hour + timedelta(hours=2)
+    assert request.partition_key == f"{target:%Y-%m-%d-%H:%M}"
+    # the hour after next is a partition already (its first aFRR gate closes at :35 next hour);
+    # the hour after that is not yet
+    assert bidding_hourly_partitions.has_partition_key(request.partition_key)
+    assert not bidding_hourly_partitions.has_partition_key(
+        f"{target + timedelta(hours=1):%Y-%m-%d-%H:%M}"
+    )
