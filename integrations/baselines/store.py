@@ -134,6 +134,18 @@ def insert_baselines(conn: psycopg.Connection, rows: pd.DataFrame, run_id: str |
         return cursor.rowcount
 
 
+def issued_in_window(conn: psycopg.Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """The baselines as stored for issue times in [start, end): what the TSO was sent."""
+    rows = conn.execute(
+        "select pool_id, issued_at, target_ts, horizon_min, method,"
+        " baseline_mw::double precision, frozen from raw.pool_baselines"
+        " where issued_at >= %s and issued_at < %s",
+        (start, end),
+    ).fetchall()
+    columns = ["pool_id", "issued_at", "target_ts", "horizon_min", "method", "baseline_mw"]
+    return pd.DataFrame(rows, columns=[*columns, "frozen"])
+
+
 def record_backtest(
     conn: psycopg.Connection,
     scores: pd.DataFrame,
