@@ -87,7 +87,7 @@ def issue_all(series: dict[str, pd.Series], methods: dict[int, str]) -> pd.DataF
     frames = []
     for pool_id, pool_series in series.items():
         issued = issue_baselines(pool_series, issue_times, HORIZONS, methods)
-        frames.append(issued.assign(pool_id=pool_id, cutoff_ts=issued["issued_at"]))
+        frames.append(issued.assign(pool_id=pool_id))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -46,8 +46,7 @@ def pool_baselines(
     """
     import pandas as pd
 
-    from domain.baselines.issuing import activation_blocks, effective_cutoffs, issue_baselines
-    from domain.baselines.series import epoch_minutes, minutes_to_timestamps
+    from domain.baselines.issuing import issue_baselines
     from integrations.baselines.store import (
         activation_windows,
         chosen_methods,
@@ -70,12 +69,7 @@ def pool_baselines(
             methods = {h: chosen.get((pool_id, h), "persistence") for h in HORIZONS_MIN}
             windows = [(a.start, a.end) for a in activations if a.pool_id == pool_id]
             issued = issue_baselines(pool_series, issue_times, HORIZONS_MIN, methods, windows)
-            cutoffs, _ = effective_cutoffs(
-                epoch_minutes(issued["issued_at"]),
-                epoch_minutes(issued["target_ts"]),
-                activation_blocks(windows),
-            )
-            frames.append(issued.assign(pool_id=pool_id, cutoff_ts=minutes_to_timestamps(cutoffs)))
+            frames.append(issued.assign(pool_id=pool_id))
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         added = insert_baselines(conn, rows, context.run_id) if len(rows) else 0
         # what is stored (issued earlier rows win over this run's), for the chart and counts

@@ -41,7 +41,15 @@ RECOVERY_MARGIN_MIN = 15
 #: The method used where the chosen one has no value (e.g. X-of-Y in the first days).
 FALLBACK_METHOD = "persistence"
 
-BASELINE_COLUMNS = ("issued_at", "target_ts", "horizon_min", "method", "baseline_mw", "frozen")
+BASELINE_COLUMNS = (
+    "issued_at",
+    "target_ts",
+    "horizon_min",
+    "method",
+    "baseline_mw",
+    "frozen",
+    "cutoff_ts",
+)
 
 Activation = tuple[datetime | pd.Timestamp, datetime | pd.Timestamp]
 
@@ -123,8 +131,9 @@ def issue_baselines(
     end before the targets (issuing in real time). Columns ``BASELINE_COLUMNS``: issued_at,
     target_ts (= issued_at + horizon), horizon_min, method (the one that gave the value: the
     horizon's method, or ``fallback`` where that had none), baseline_mw (NaN if neither had a
-    value), frozen. Rows whose cut-off was moved back use ``frozen_method`` (default: the
-    method of the longest horizon). Rows follow ``issue_times``, then ``horizons``.
+    value), frozen, cutoff_ts (forecast from data before it). Rows whose cut-off was moved
+    back use ``frozen_method`` (default: the method of the longest horizon). Rows follow
+    ``issue_times``, then ``horizons``.
     """
     if any(int(h) != h or h < 1 for h in horizons):
         raise ValueError("horizons are whole minutes >= 1")
@@ -162,6 +171,7 @@ def issue_baselines(
             "method": pd.array(method, dtype="str"),
             "baseline_mw": value,
             "frozen": frozen,
+            "cutoff_ts": minutes_to_timestamps(cut),
         }
     )
 
