@@ -76,6 +76,16 @@ Bad records. Each sits on its own line and has only one problem:
   offset.
 
 Line numbers count the header as line 1.
+
+``2025-02-16_neighbourhood_batteries`` (seed 20250227 + 2). One neighbourhood battery
+(buurtbatterij, 1.2-2 MW, capacity 2 h like every simulated battery) per pool, each owned by a
+fictitious energy cooperative on a new customer, location and site, with an open membership
+from 2025-02-16T00:00:00+01:00 and a strike price inside its pool's band
+(``NEIGHBOURHOOD_BATTERIES``). Why: the 520 household devices offer at most about 0.16 MW per
+pool, and TenneT's minimum bid is 1 MW; a real pool reaches that with a few thousand homes,
+which would make the demo's ten days of 4-second history ten times slower. With these
+batteries every pool can bid on the demo day, and the household devices still make up the
+price ladder's cheaper or dearer steps.
 """
 
 from __future__ import annotations
@@ -226,6 +236,21 @@ MOVE_WEEKS = 5
 CHANGES_DAY = date(2025, 2, 15)
 CONFLICT_END_DAY = date(2025, 2, 20)
 OVERLAP_DAY = date(2025, 2, 20)
+BATTERIES_DAY = date(2025, 2, 16)
+
+#: One neighbourhood battery per pool (batch ``2025-02-16_neighbourhood_batteries``): rated kW
+#: and strike price (EUR/MWh), the strike inside the pool's band.
+NEIGHBOURHOOD_BATTERIES = {
+    "POOL-AFRR-1": (2000, 35),
+    "POOL-AFRR-2": (1500, 85),
+    "POOL-MFRR-1": (1500, 95),
+    "POOL-MFRR-2": (2000, 160),
+    "POOL-IMBALANCE-1": (1200, -5),
+    "POOL-IMBALANCE-2": (1500, 110),
+    "POOL-IMBALANCE-3": (1200, 190),
+    "POOL-CONGESTION-1": (1500, 70),
+    "POOL-CONGESTION-2": (1200, 140),
+}
 
 # Fictitious people and places. The names look Dutch, the towns are made up ("voorbeeld" is
 # Dutch for "example") and every e-mail address is at example.nl.
@@ -740,12 +765,83 @@ def _changes_batch(fleet: Fleet, seed: int) -> Tables:
     }
 
 
+def _neighbourhood_batteries_batch(batches: Sequence[Tables], seed: int) -> Tables:
+    """One neighbourhood battery per pool, each on a site of its own (see the module doc)."""
+    rng = random.Random(seed + 2)
+    used_eans = {
+        row["ean"] for tables in batches for name in ("locations", "sites") for row in tables[name]
+    }
+
+    def next_number(name: str, column: str) -> int:
+        return 1 + max(
+            int(row[column].split("-")[1]) for tables in batches for row in tables.get(name, [])
+        )
+
+    customer_no = next_number("customers", "customer_id")
+    location_no = next_number("locations", "location_id")
+    site_no = next_number("sites", "site_id")
+    device_no = next_number("devices", "device_id")
+    tables: Tables = {name: [] for name in COLUMNS}
+    for offset, (pool_id, (rated_kw, strike)) in enumerate(NEIGHBOURHOOD_BATTERIES.items()):
+        customer_id = f"CUST-{customer_no + offset:06d}"
+        location_id = f"LOC-{location_no + offset:06d}"
+        site_id = f"SITE-{site_no + offset:06d}"
+        device_id = f"DEV-{device_no + offset:06d}"
+        town = rng.choice(TOWNS)
+        postcode = f"{rng.randint(1000, 9999)} {''.join(rng.choices(POSTCODE_LETTERS, k=2))}"
+        tables["customers"].append(
+            {
+                "customer_id": customer_id,
+                "name": f"Energiecooperatie {town} {offset + 1}",
+                "email": f"buurtbatterij.{offset + 1}@example.nl",
+                "address": f"{rng.choice(STREETS)} {rng.randint(1, 250)}, {postcode} {town}",
+            }
+        )
+        tables["contracts"].append(
+            {
+                "customer_id": customer_id,
+                "revenue_share_pct": "80.0",
+                "fee_eur_per_activation": "0.00",
+                "valid_from": iso_local(BATTERIES_DAY),
+                "valid_to": "",
+            }
+        )
+        tables["locations"].append(
+            {
+                "location_id": location_id,
+                "customer_id": customer_id,
+                "ean": _unique_ean(rng, used_eans),
+            }
+        )
+        tables["sites"].append(
+            {"site_id": site_id, "location_id": location_id, "ean": _unique_ean(rng, used_eans)}
+        )
+        tables["devices"].append(
+            {
+                "device_id": device_id,
+                "site_id": site_id,
+                "device_type": "battery",
+                "rated_power_kw": _decimal(rated_kw),
+                "controllable": "true",
+                "oem": rng.choice(OEMS["battery"]),
+                "strike_price_eur_mwh": str(strike),
+            }
+        )
+        tables["memberships"].append(_membership(device_id, pool_id, iso_local(BATTERIES_DAY)))
+    return tables
+
+
 def sample_batches(seed: int = DEFAULT_SEED) -> dict[str, Tables]:
     """Return the bundled demo registry as ordered, named batches of tables."""
     fleet = generate_fleet(520, seed)
+    initial = fleet.tables()
+    changes = _changes_batch(fleet, seed)
     return {
-        "2025-01-01_initial": fleet.tables(),
-        "2025-02-15_changes": _changes_batch(fleet, seed),
+        "2025-01-01_initial": initial,
+        "2025-02-15_changes": changes,
+        "2025-02-16_neighbourhood_batteries": _neighbourhood_batteries_batch(
+            [initial, changes], seed
+        ),
     }
 
 

@@ -33,7 +33,8 @@ def test_the_sample_loads_and_every_bad_record_is_quarantined_with_its_place(
     clean_db, sample_landing
 ):
     report = load_registry(clean_db, sample_landing)
-    assert report.rows_changed["devices"] == 520 + 4  # initial fleet, then 1 update and 3 new
+    # initial fleet, then 1 update and 3 new, then the 9 neighbourhood batteries
+    assert report.rows_changed["devices"] == 520 + 4 + 9
     assert report.quarantined == {
         "invalid_ean": 2,
         "unknown_site": 1,
@@ -60,7 +61,7 @@ def test_reloading_the_same_files_changes_nothing(clean_db, sample_landing):
     load_registry(clean_db, sample_landing)
     before = _snapshot(clean_db)
     again = load_registry(clean_db, sample_landing)
-    assert not again.files_loaded and len(again.files_skipped) == 12
+    assert not again.files_loaded and len(again.files_skipped) == 7 + 5 + 6
     assert _snapshot(clean_db) == before
 
 
@@ -113,7 +114,7 @@ def test_personal_data_lands_only_in_the_pii_schema(clean_db, sample_landing, en
             "select count(*) from pii.customers where email like '%@%'"
         ).fetchone()[0]
     assert columns.isdisjoint({"name", "email", "address"})
-    assert pii_rows == 140
+    assert pii_rows == 140 + 9  # the households and the 9 energy cooperatives
 
 
 def test_a_corrected_file_resent_under_the_same_name_records_its_own_refusals(

@@ -46,7 +46,8 @@ def test_the_registry_marts_hold_the_sample_fleet(built):
         )
     )
     # 520 initial + 3 new in the changes batch + 4 good onboardings from the device cloud
-    assert counts == {"locations": 161, "sites": 217, "devices": 527, "pools": 9}
+    # the generated fleet and its changes, then one neighbourhood battery per pool
+    assert counts == {"locations": 161 + 9, "sites": 217 + 9, "devices": 527 + 9, "pools": 9}
     markets = {row[0] for row in _query(url, "select distinct market from marts.dim_pools")}
     assert len(markets) >= 3
 

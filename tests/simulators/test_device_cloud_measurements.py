@@ -191,10 +191,12 @@ def test_the_builder_refuses_devices_it_cannot_simulate():
 def test_the_sample_fleet_gives_the_device_cloud_its_devices_and_afrr_members():
     devices, afrr = load_sample_fleet()
     ids = {device["device_id"] for device in devices}
-    assert len(devices) == len(ids) == 524  # 520 + DEV-000521..524; 525-527 are bad rows
+    # 520 + DEV-000521..524 + the batteries DEV-000528..536; 525-527 are bad rows
+    assert len(devices) == len(ids) == 524 + 9
     assert {"DEV-000525", "DEV-000526", "DEV-000527"}.isdisjoint(ids)
     updated = next(device for device in devices if device["device_id"] == "DEV-000267")
     assert updated["strike_price_eur_mwh"] == "50"  # the changes batch overrides
     assert {"DEV-000267", "DEV-000463", "DEV-000521", "DEV-000522"} <= afrr
+    assert {"DEV-000528", "DEV-000529"} <= afrr  # the aFRR pools' neighbourhood batteries
     assert afrr <= ids
     assert "DEV-000058" not in afrr  # its new membership is an imbalance pool

@@ -13,6 +13,7 @@ import pytest
 from domain.ean import is_valid_ean18
 from simulators.fleet import (
     COLUMNS,
+    POOL_BY_ID,
     Fleet,
     generate_fleet,
     main,
@@ -312,11 +313,41 @@ def test_the_conflict_checker_can_fail(fleet):
 
 
 def test_sample_batches_are_ordered_and_deterministic(batches):
-    assert list(batches) == ["2025-01-01_initial", "2025-02-15_changes"]
+    assert list(batches) == [
+        "2025-01-01_initial",
+        "2025-02-15_changes",
+        "2025-02-16_neighbourhood_batteries",
+    ]
     assert sample_batches() == batches
     initial = batches["2025-01-01_initial"]
     assert initial == generate_fleet(520).tables()
     assert list(initial) == list(COLUMNS)
+
+
+def test_every_pool_gets_one_neighbourhood_battery_of_at_least_a_megawatt(batches):
+    """With them each pool can bid TenneT's 1 MW minimum; each sits on a site of its own."""
+    extra = batches["2025-02-16_neighbourhood_batteries"]
+    pools = {p["pool_id"]: p for p in batches["2025-01-01_initial"]["pools"]}
+    assert sorted(m["pool_id"] for m in extra["memberships"]) == sorted(pools)
+    devices = {d["device_id"]: d for d in extra["devices"]}
+    assert len(devices) == len(pools)
+    known_eans = {
+        row["ean"]
+        for tables in list(batches.values())[:2]
+        for name in ("locations", "sites")
+        for row in tables[name]
+    }
+    assert known_eans.isdisjoint(row["ean"] for row in extra["sites"] + extra["locations"])
+    assert len({d["site_id"] for d in devices.values()}) == len(devices)
+    initial_ids = {d["device_id"] for d in batches["2025-01-01_initial"]["devices"]}
+    assert initial_ids.isdisjoint(devices)
+    for membership in extra["memberships"]:
+        device = devices[membership["device_id"]]
+        assert device["device_type"] == "battery" and device["controllable"] == "true"
+        assert float(device["rated_power_kw"]) >= 1000
+        spec = POOL_BY_ID[membership["pool_id"]]
+        assert float(device["strike_price_eur_mwh"]) <= spec.max_strike
+        assert all(is_valid_ean18(row["ean"]) for row in extra["sites"] + extra["locations"])
 
 
 def problems(table: str, row: dict[str, str], known: dict[str, set[str]]) -> list[str]:
@@ -457,6 +488,9 @@ def test_bundled_files_equal_sample_batches(batches, tmp_path):
 def test_bundled_files_read_back(batches):
     for batch, tables in batches.items():
         for name, rows in tables.items():
+            if not rows:  # write_batch writes no file for an empty table
+                assert not (SAMPLE / batch / f"{name}.csv").exists()
+                continue
             with (SAMPLE / batch / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
                 reader = csv.DictReader(handle)
                 assert tuple(reader.fieldnames or ()) == COLUMNS[name]
