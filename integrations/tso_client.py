@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:  # lxml and the CIM code load in runs only
     from domain.cim.acknowledgement import Acknowledgement
 
 DOCUMENTS_PATH = "/api/v1/documents"
+ACTIVATIONS_PATH = "/api/v1/activations"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,45 @@ class DocumentAnswer:
         return self.acknowledgement.accepted
 
 
+@dataclass(frozen=True)
+class PublishedActivation:
+    """One item of the TSO's activation feed: the document's exact bytes and their signature.
+
+    ``xml`` is what ``signature`` signs (``domain.tso_signature.verify``); ``signature`` is
+    None when the TSO sent none. ``document_mrid`` and ``revision`` are what the feed says,
+    not yet checked against the document.
+    """
+
+    sequence: int
+    document_mrid: str | None
+    revision: int | None
+    xml: bytes
+    signature: str | None
+    published_at: str | None
+
+
+@dataclass(frozen=True)
+class ActivationPage:
+    """A page of the activation feed and the sequence to ask after next."""
+
+    items: tuple[PublishedActivation, ...]
+    next_sequence: int
+    has_more: bool
+
+
+def _published(item: dict[str, Any]) -> PublishedActivation:
+    revision = item.get("revision")
+    signature = item.get("signature")
+    return PublishedActivation(
+        sequence=int(item["sequence"]),
+        document_mrid=item.get("document_mrid"),
+        revision=int(revision) if revision is not None else None,
+        xml=str(item["xml"]).encode("utf-8"),
+        signature=str(signature) if signature is not None else None,
+        published_at=item.get("published_at"),
+    )
+
+
 class TsoUnavailableError(RuntimeError):
     """The TSO did not acknowledge a document after every attempt (the cause is chained)."""
 
@@ -57,6 +98,7 @@ class TsoClient(dg.ConfigurableResource):
     document_attempts: int = Field(default=5, description="tries per document submission")
     backoff_s: float = Field(default=0.5, description="first wait between tries; doubles")
     backoff_max_s: float = Field(default=8.0, description="longest wait between tries")
+    activation_page_size: int = Field(default=100, description="activations per feed page")
 
     def register_devices(self, registrations: list[dict[str, Any]]) -> TsoAnswer:
         """Announce devices behind their allocation point; return the TSO's answer."""
@@ -125,3 +167,40 @@ class TsoClient(dg.ConfigurableResource):
             f"attempts: {problem}",
             self.document_attempts,
         )
+
+    def fetch_activations(self, after: int, limit: int | None = None) -> ActivationPage:
+        """One page of the activation feed: the items published after sequence ``after``.
+
+        Each item carries the document's bytes exactly as the TSO signed them (the feed's
+        ``xml`` text, UTF-8 encoded) and its signature; nothing is parsed or verified here.
+        The GET is retried on connection errors and 429/502/503/504.
+        """
+        response = retrying_session().get(
+            f"{self.base_url.rstrip('/')}{ACTIVATIONS_PATH}",
+            params={"after": after, "limit": limit or self.activation_page_size},
+            timeout=self.timeout_s,
+        )
+        response.raise_for_status()
+        page = response.json()
+        items = tuple(_published(item) for item in page["items"])
+        return ActivationPage(items, int(page["next"]), bool(page.get("has_more")))
+
+    def activations_after(self, after: int) -> Iterator[PublishedActivation]:
+        """Every item published after sequence ``after``, page by page, in sequence order."""
+        while True:
+            page = self.fetch_activations(after)
+            yield from page.items
+            if not page.has_more or page.next_sequence <= after:
+                return
+            after = page.next_sequence
+
+    def activation_timeline(self, mrid: str | None = None) -> dict[str, Any]:
+        """The TSO's record of activations and the answers it received (simulator only)."""
+        params = {"mrid": mrid} if mrid is not None else {}
+        response = retrying_session().get(
+            f"{self.base_url.rstrip('/')}{ACTIVATIONS_PATH}/timeline",
+            params=params,
+            timeout=self.timeout_s,
+        )
+        response.raise_for_status()
+        return response.json()

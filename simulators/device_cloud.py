@@ -22,6 +22,11 @@ heat pumps and households, shaped series for EV chargers, PV and batteries).
     ``limit`` 1,000 by default, at most 10,000; ``next_cursor``, ``has_more``). One item per
     device, built by ``device_state`` from the same profiles as the measurements; units are in
     the field names (``_kw``, ``_kwh``, ``_minutes``), ``soc*`` are fractions 0..1, times UTC.
+    While a setpoint is active the item also has ``setpoint_kw`` and ``setpoint_activation_id``.
+``POST /api/v1/setpoints`` / ``GET /api/v1/setpoints?activation_id=&device_id=``
+    Device setpoints from the aggregator's dispatch, answered per item, idempotent per
+    (activation_id, device_id, valid_from); while one is active the device's measurements and
+    ``power_kw`` show its target instead of the profile (``simulators.setpoints``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from simulators.profiles import (
     load_real_profiles,
 )
 from simulators.service import HttpError, JsonService, Request
+from simulators.setpoints import MAX_SETPOINTS, SetpointBook
 
 MAX_PAGE = 500
 MEASUREMENTS_PAGE = 5_000
@@ -113,6 +119,7 @@ def _checked_devices(devices: Iterable[Mapping[str, str]]) -> dict[str, dict[str
     for row in devices:
         device = {key: str(row[key]) for key in ("device_id", "device_type", "rated_power_kw")}
         device["site_id"] = str(row.get("site_id") or "")
+        device["controllable"] = str(row.get("controllable") or "true")
         if device["device_type"] not in NATIVE_RESOLUTION_S:
             raise ValueError(f"{device['device_id']}: unknown type {device['device_type']!r}")
         if not float(device["rated_power_kw"]) > 0:
@@ -235,15 +242,19 @@ def build_device_cloud_simulator(
     devices: Iterable[Mapping[str, str]] = (),
     afrr_devices: frozenset[str] = frozenset(),
     profiles_folder: Path | None = None,
+    setpoints: SetpointBook | None = None,
 ) -> JsonService:
     """A device cloud that pages ``onboardings`` and serves measurements of ``devices``.
 
     ``devices`` are registry rows (``device_id``, ``device_type``, ``rated_power_kw``,
-    ``site_id``); ``afrr_devices`` are the ids that stream at 4 s on request. The real series
-    are read from ``profiles_folder`` (default ``data/real``) at the first measurement request.
+    ``site_id``, optionally ``controllable``); ``afrr_devices`` are the ids that stream at 4 s
+    on request. The real series are read from ``profiles_folder`` (default ``data/real``) at
+    the first measurement request. ``setpoints`` is the setpoint book (default: an empty one
+    where no device fails).
     """
     service = JsonService("device-cloud-simulator")
     known = _checked_devices(devices)
+    book = setpoints if setpoints is not None else SetpointBook()
     folder = profiles_folder or DEFAULT_FOLDER
 
     def profiles() -> RealProfiles:
@@ -321,6 +332,7 @@ def build_device_cloud_simulator(
             ts, power = device_power(
                 device, first, first + timedelta(seconds=take * res), res, profiles()
             )
+            power = book.overlay(device, ts.astype(np.int64), res, power)
             stamps = np.char.add(np.datetime_as_string(ts, unit="s"), "+00:00").tolist()
             device_ids = [device["device_id"]] * len(stamps)
             values = np.round(power, 1).tolist()
@@ -338,6 +350,30 @@ def build_device_cloud_simulator(
             "resolution_s": on_page,
         }
 
+    def _with_setpoint(device: dict[str, str], at: datetime) -> dict[str, Any]:
+        item = device_state(device, at, profiles())
+        active = book.active_at(device["device_id"], at)
+        if active is not None:
+            item["power_kw"] = book.power_kw_at(device, at, item["power_kw"])
+            item["setpoint_kw"] = float(active.target_kw)
+            item["setpoint_activation_id"] = active.activation_id
+        return item
+
+    @service.route("POST", "/api/v1/setpoints")
+    def post_setpoints(request: Request) -> tuple[HTTPStatus, Any]:
+        body = request.body
+        items = body.get("setpoints") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise HttpError(HTTPStatus.BAD_REQUEST, "expected {'setpoints': [...]}")
+        if len(items) > MAX_SETPOINTS:
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"at most {MAX_SETPOINTS} setpoints a request")
+        return HTTPStatus.OK, {"results": book.receive(items, known)}
+
+    @service.route("GET", "/api/v1/setpoints")
+    def list_setpoints(request: Request) -> tuple[HTTPStatus, Any]:
+        selected = book.listing(request.query.get("activation_id"), request.query.get("device_id"))
+        return HTTPStatus.OK, {"setpoints": selected}
+
     @service.route("GET", "/api/v1/device-states")
     def device_states(request: Request) -> tuple[HTTPStatus, Any]:
         at = _parse_instant("at", request.query.get("at"))
@@ -346,7 +382,7 @@ def build_device_cloud_simulator(
         if cursor < 0 or limit < 1:
             raise HttpError(HTTPStatus.BAD_REQUEST, "'cursor' must be >= 0 and 'limit' >= 1")
         ids = list(known)[cursor : cursor + limit]
-        items = [device_state(known[device_id], at, profiles()) for device_id in ids]
+        items = [_with_setpoint(known[device_id], at) for device_id in ids]
         next_cursor = cursor + len(items)
         return HTTPStatus.OK, {
             "at": _utc_text(at),

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from integrations.settings import SAMPLE_DATA_DIR
+from simulators.activation_feed import ActivationFeed
 from simulators.device_cloud import build_device_cloud_simulator, load_onboardings
 from simulators.profiles import DEVICE_TYPES
 from simulators.service import JsonService
+from simulators.setpoints import SetpointBook
 from simulators.tso import build_tso_simulator
 
 ONBOARDINGS_FILE = SAMPLE_DATA_DIR / "device_cloud" / "onboardings.json"
@@ -62,17 +66,29 @@ def load_sample_fleet(
     return sorted(devices.values(), key=lambda row: row["device_id"]), afrr
 
 
-def start_simulators(tso_port: int = 0, device_cloud_port: int = 0) -> list[JsonService]:
+def start_simulators(
+    tso_port: int = 0,
+    device_cloud_port: int = 0,
+    tso_clock: Callable[[], datetime] | None = None,
+    activations: ActivationFeed | None = None,
+    setpoints: SetpointBook | None = None,
+) -> list[JsonService]:
     """Start both simulators in background threads (port 0 = any free port).
 
     The device cloud knows the sample fleet's devices (``data/sample/registry``) and streams
-    the aFRR pool members at 4 s on request.
+    the aFRR pool members at 4 s on request. ``tso_clock`` is the TSO's time of receipt
+    (default: the system clock); a replay passes a ``simulators.clock.ReplayClock``.
+    ``activations`` (the TSO's activation feed) and ``setpoints`` (the device cloud's setpoint
+    book) default to fresh ones; pass your own to publish activations or fail devices.
     """
-    tso = build_tso_simulator()
+    tso = build_tso_simulator(clock=tso_clock, activations=activations)
     tso.start(tso_port)
     devices, afrr_devices = load_sample_fleet()
     device_cloud = build_device_cloud_simulator(
-        load_onboardings(ONBOARDINGS_FILE), devices=devices, afrr_devices=afrr_devices
+        load_onboardings(ONBOARDINGS_FILE),
+        devices=devices,
+        afrr_devices=afrr_devices,
+        setpoints=setpoints,
     )
     device_cloud.start(device_cloud_port)
     return [tso, device_cloud]

@@ -4,9 +4,12 @@
   devices sit behind which allocation point. A device is known to the TSO only by its
   pseudonym (``device_ref``), never by the aggregator's device id.
 - CIM documents (``/api/v1/documents``, XML): the aggregator's measurement and baseline
-  submissions and its bids (later also activation answers). Each is parsed safely, validated
-  against its XSD and answered with an Acknowledgement_MarketDocument; see ``DocumentInbox``.
-  Bids (ReserveBid_MarketDocument) are judged by the market rules too: ``bid_reasons``.
+  submissions, its bids and its answers to activations (acknowledgements and activation
+  responses). Each is parsed safely, validated against its XSD and answered with an
+  Acknowledgement_MarketDocument; see ``DocumentInbox``. Bids (ReserveBid_MarketDocument) are
+  judged by the market rules too: ``bid_reasons``.
+- Activations (``/api/v1/activations``): signed Activation_MarketDocuments against the
+  accepted bids, driven by TenneT's real day; see ``simulators.activation_feed``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from domain.ean import ean18_problem
 from domain.isp import ISP_MINUTES, floor_to_isp
 from domain.pseudonyms import is_pseudonym
 from integrations.cim.schemas import CimValidationError, parse_document, validate_root
+from simulators.activation_feed import ActivationFeed
+from simulators.activations import accepted_bids_of
 from simulators.service import HttpError, JsonService, RawBody, Request, is_xml
 
 REGISTRATION_FIELDS = ("device_ref", "site_ean", "device_type", "rated_power_kw")
@@ -219,6 +224,9 @@ class DocumentInbox:
       accepted bid document are held by bid mRID (a later revision replaces them).
 
     ``clock`` is the TSO's time of receipt (a replay can run the simulator on the replayed day).
+    With an ``activations`` feed, accepted aFRR/mFRR bids are handed to it, answers to its
+    activations are recorded there, and a response to an activation it never published is
+    rejected (A02, A51).
     """
 
     accepted: dict[tuple[str, int | None], Receipt] = field(default_factory=dict)
@@ -226,6 +234,7 @@ class DocumentInbox:
     lock: threading.RLock = field(default_factory=threading.RLock)
     clock: Callable[[], datetime] = _utc_now
     held_bids: dict[str, ReceivedBid] = field(default_factory=dict)
+    activations: ActivationFeed | None = None
 
     def receive(self, xml: bytes) -> tuple[HTTPStatus, bytes]:
         """Judge one document; return the HTTP status and the acknowledgement's bytes."""
@@ -275,6 +284,19 @@ class DocumentInbox:
                     now, kind, header, root, digest, codes.REASON_ID_CONFLICT, text
                 )
                 return HTTPStatus.OK, receipt.answer
+            reasons = self.activations.answer_reasons(root) if self.activations is not None else []
+            if reasons:
+                receipt = self._receipt(
+                    now,
+                    kind,
+                    header,
+                    root,
+                    digest,
+                    "rejected",
+                    (Reason(codes.REASON_REJECTED, "Message fully rejected"), *reasons),
+                )
+                self.rejected.append(receipt)
+                return HTTPStatus.OK, receipt.answer
             if is_reserve_bid(root):
                 reasons = bid_reasons(root, now, self.held_bids)
                 if reasons:
@@ -290,8 +312,12 @@ class DocumentInbox:
                     self.rejected.append(receipt)
                     return HTTPStatus.OK, receipt.answer
                 self.held_bids.update((bid.mrid, bid) for bid in read_bids(root))
+                if self.activations is not None:
+                    self.activations.accept_bids(accepted_bids_of(root))
             receipt = self._receipt(now, kind, header, root, digest, "accepted", accepted_reasons())
             self.accepted[key] = receipt
+            if self.activations is not None:
+                self.activations.record(root, now)
         return HTTPStatus.OK, receipt.answer
 
     def _reject(
@@ -359,15 +385,27 @@ class DocumentInbox:
         ]
 
 
-def build_tso_simulator(clock: Callable[[], datetime] | None = None) -> JsonService:
-    """A TSO simulator with an empty registration book and an empty document inbox.
+def _signing_key() -> bytes:
+    from integrations.secrets import load_tso_signing_key
+
+    return load_tso_signing_key()
+
+
+def build_tso_simulator(
+    clock: Callable[[], datetime] | None = None, *, activations: ActivationFeed | None = None
+) -> JsonService:
+    """A TSO simulator with an empty registration book, document inbox and activation feed.
 
     ``clock`` gives the TSO's time of receipt (default: now, UTC); bids are judged against it.
+    ``activations`` is the feed to publish (default: one on ``clock``, signing with
+    ``VPPAL_TSO_SIGNING_KEY`` or the local key file, read when it first signs).
     """
     service = JsonService("tso-simulator")
     book: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()
-    inbox = DocumentInbox(clock=clock or _utc_now)
+    feed = activations or ActivationFeed(clock=clock or _utc_now, signing_key=_signing_key)
+    inbox = DocumentInbox(clock=clock or _utc_now, activations=feed)
+    feed.register_routes(service)
 
     @service.route("POST", "/api/v1/registrations")
     def register(request: Request) -> tuple[HTTPStatus, Any]:

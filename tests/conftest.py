@@ -31,6 +31,7 @@ from integrations.database.urls import (
     with_database,
 )
 from integrations.settings import DBT_PROJECT_DIR, SAMPLE_DATA_DIR
+from simulators.clock import ReplayClock
 
 #: One database per test session; override to run two sessions side by side on one server.
 TEST_DATABASE = os.environ.get("VPPAL_TEST_DATABASE", "vppal_test")
@@ -74,11 +75,42 @@ def clean_db(db_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def simulators() -> Iterator[dict[str, str]]:
+def tso_clock() -> Iterator[ReplayClock]:
+    """The TSO simulator's clock: the system time unless a test replays an instant."""
+    clock = ReplayClock()
+    yield clock
+    clock.set(None)
+
+
+@pytest.fixture(scope="session")
+def activation_feed(tso_clock: ReplayClock):
+    """The TSO simulator's activation feed (tests publish activations through it)."""
+    from integrations.secrets import load_tso_signing_key
+    from simulators.activation_feed import ActivationFeed
+
+    return ActivationFeed(clock=tso_clock, signing_key=load_tso_signing_key)
+
+
+@pytest.fixture(scope="session")
+def setpoint_book():
+    """The device-cloud simulator's setpoint book (tests make devices fail through it)."""
+    from simulators.setpoints import SetpointBook
+
+    return SetpointBook()
+
+
+@pytest.fixture(scope="session")
+def simulators(
+    tso_clock: ReplayClock, activation_feed: object, setpoint_book: object
+) -> Iterator[dict[str, str]]:
     """The TSO and device-cloud simulators on free ports; their URLs exported for resources."""
     from simulators.serve import start_simulators
 
-    tso, device_cloud = start_simulators()
+    tso, device_cloud = start_simulators(
+        tso_clock=tso_clock,
+        activations=activation_feed,  # type: ignore[arg-type]
+        setpoints=setpoint_book,  # type: ignore[arg-type]
+    )
     urls = {"VPPAL_TSO_URL": tso.url, "VPPAL_DEVICE_CLOUD_URL": device_cloud.url}
     os.environ.update(urls)
     yield urls
