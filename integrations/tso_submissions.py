@@ -129,17 +129,22 @@ def guard_content(
         )
 
 
-def write_outbox(xml: bytes, outbox_dir: Path | None = None) -> Path:
+def write_outbox(
+    xml: bytes, outbox_dir: Path | None = None, revision_if_absent: int | None = None
+) -> Path:
     """Validate a document against its XSD, then write it atomically to the outbox.
 
     Raises ``CimValidationError`` (and writes nothing) when the document is not valid.
+    ``revision_if_absent`` names the file of a document type without a revisionNumber (an
+    acknowledgement, which is never revised).
     """
     kind, root = parse_document(xml)
     validate_root(root, kind)
     header = read_header(root)
-    if not header.mrid or header.revision is None:
+    revision = header.revision if header.revision is not None else revision_if_absent
+    if not header.mrid or revision is None:
         raise ValueError(f"{kind} needs an mRID and a revisionNumber to be submitted")
-    target = outbox_file(outbox_dir or TSO_OUTBOX_DIR, header.mrid, header.revision)
+    target = outbox_file(outbox_dir or TSO_OUTBOX_DIR, header.mrid, revision)
     target.parent.mkdir(parents=True, exist_ok=True)
     draft = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     draft.write_bytes(xml)
@@ -214,6 +219,70 @@ def prepare_submission(
     return replace(_recorded(conn, mrid, revision), created_now=True)
 
 
+def record_document(
+    conn: psycopg.Connection,
+    xml: bytes,
+    *,
+    document_kind: str,
+    pool_id: str | None,
+    period_start: datetime,
+    period_end: datetime,
+    outbox_dir: Path | None = None,
+    revision_if_absent: int | None = None,
+) -> Submission:
+    """Validate, write to the outbox and record a document that carries its own revision.
+
+    For documents whose mRID and revision the domain decides (bid documents: one mRID per
+    revision, ``domain.bidding.documents``; activation answers, whose mRID derives from the
+    activation). ``revision_if_absent`` is recorded for a type without a revisionNumber (an
+    acknowledgement). The same mRID+revision with equal content returns the record (rewriting
+    a lost outbox file); with other content it raises ``SubmissionConflictError``: it must
+    never be sent. Runs in ``conn``'s transaction under an advisory lock on the mRID.
+    """
+    _, mrid, revision, digest = document_identity(xml)
+    revision = revision if revision is not None else revision_if_absent
+    if revision is None:
+        raise ValueError(f"{document_kind} {mrid} has no revisionNumber")
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"vppal.tso_submission:{mrid}",))
+    row = conn.execute(
+        "select content_sha256 from ops.tso_submissions where document_mrid = %s and revision = %s",
+        (mrid, revision),
+    ).fetchone()
+    if row is not None and row[0] != digest:
+        raise SubmissionConflictError(
+            f"{mrid} r{revision} was recorded with other content ({row[0][:12]}…, now "
+            f"{digest[:12]}…); a changed document needs the next revision"
+        )
+    if row is not None and _recorded(conn, mrid, revision).outbox_path.exists():
+        return _recorded(conn, mrid, revision)
+    path = write_outbox(xml, outbox_dir, revision)
+    file_sha = hashlib.sha256(xml).hexdigest()
+    if row is not None:  # the outbox file was lost: these bytes replace it
+        conn.execute(
+            "update ops.tso_submissions set file_sha256 = %s, outbox_path = %s"
+            " where document_mrid = %s and revision = %s",
+            (file_sha, str(path), mrid, revision),
+        )
+    else:
+        conn.execute(
+            "insert into ops.tso_submissions (document_mrid, revision, document_kind, pool_id,"
+            " period_start, period_end, content_sha256, file_sha256, outbox_path)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                mrid,
+                revision,
+                document_kind,
+                pool_id,
+                period_start,
+                period_end,
+                digest,
+                file_sha,
+                str(path),
+            ),
+        )
+    return replace(_recorded(conn, mrid, revision), created_now=True)
+
+
 def pending_submissions(
     conn: psycopg.Connection, document_kind: str | None = None
 ) -> list[Submission]:
@@ -284,6 +353,7 @@ def submit(conn: psycopg.Connection, tso: TsoClient, submission: Submission) -> 
 
     xml = submission.outbox_path.read_bytes()
     _, mrid, revision, digest = document_identity(xml)
+    revision = revision if revision is not None else submission.revision  # acknowledgements
     if (mrid, revision) != (submission.document_mrid, submission.revision):
         raise SubmissionConflictError(
             f"{submission.outbox_path} holds {mrid} r{revision}, not "

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from integrations.clock import PlatformClock
 from integrations.database.resource import PostgresResource
 from integrations.dbt_project import dbt_project
 from integrations.device_cloud_client import DeviceCloudClient
@@ -31,6 +32,7 @@ def build_resources(environment: Environment | None = None) -> dict[str, Any]:
         "tso": TsoClient(
             base_url=dg.EnvVar("VPPAL_TSO_URL").get_value("http://127.0.0.1:8701") or "",
         ),
+        "clock": PlatformClock(),
         "device_cloud": DeviceCloudClient(
             base_url=dg.EnvVar("VPPAL_DEVICE_CLOUD_URL").get_value("http://127.0.0.1:8702") or "",
         ),

@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from integrations.clock import PlatformClock
 from integrations.database.resource import PostgresResource
 from integrations.device_cloud_client import DeviceCloudClient
 from orchestration.partitions import bidding_hourly_partitions
@@ -38,27 +39,36 @@ def pool_flex_isp(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
     device_cloud: DeviceCloudClient,
+    clock: PlatformClock,
 ) -> dg.MaterializeResult:
     """Each pool's safe upward and downward MW for every ISP of the window.
 
-    Per ISP: the members valid at its start, their states from the device cloud at the ISP's
-    gate (ISP start − the pool's market's gate closure lead, ``domain.bidding.gate``), each
-    device's flex held for the whole ISP, and the pool's 10 % quantile under device
-    availability (``domain.flexibility.pool_flex``; docs/bidding.md). Devices of sites
+    Per ISP: the members valid at its start, their states from the device cloud as late as
+    is known: at the ISP's gate (ISP start − the market's gate closure lead,
+    ``domain.bidding.gate``) or now (``clock``), whichever is earlier, each device's flex held
+    for the whole ISP, and the pool's 10 % quantile under device availability, per strike
+    level (``domain.flexibility.pool_flex_ladders``; docs/bidding.md). Devices of sites
     excluded by the site-exclusivity rule, non-controllable devices and devices without a
-    usable state contribute nothing. Every run adds a computation (``computed_at``); the mart
-    ``marts.fct_pool_flex_isp`` shows the latest.
+    usable state contribute nothing. Every run adds a computation (``computed_at``): totals to
+    ``raw.pool_flex_isp`` (the mart ``marts.fct_pool_flex_isp`` shows the latest), the ladder
+    the bids are priced from to ``raw.pool_flex_ladder``.
     """
     import pandas as pd
 
     from domain.bidding.gate import gate_closure
-    from domain.flexibility.pool import device_flex_frame, pool_flex
+    from domain.flexibility.pool import device_flex_frame, pool_flex_ladders, pool_flex_totals
     from domain.isp import isps_between
     from integrations.flexibility.pool_devices import member_devices
-    from integrations.flexibility.store import insert_pool_flex, pool_members, site_exclusions
+    from integrations.flexibility.store import (
+        insert_pool_flex,
+        insert_pool_flex_ladder,
+        pool_members,
+        site_exclusions,
+    )
 
     window = context.partition_time_window
     computed_at = datetime.now(UTC)
+    now = clock.now()
     states: dict[datetime, dict[str, dict[str, Any]]] = {}
     frames: list[pd.DataFrame] = []
     grid: list[tuple[str, datetime, datetime]] = []  # every (pool, ISP) with members
@@ -69,7 +79,7 @@ def pool_flex_isp(
         for isp in isps_between(window.start, window.end):
             members = pool_members(conn, isp.start)
             for market in sorted({m.market for m in members}):
-                at = gate_closure(isp.start, market)
+                at = min(gate_closure(isp.start, market), now)
                 if at not in states:
                     states[at] = _by_device(device_cloud.device_states(at))
                 in_market = [m for m in members if m.market == market]
@@ -79,7 +89,8 @@ def pool_flex_isp(
                 not_controllable |= {m.device_id for m in sorted_members.not_controllable}
                 unavailable |= {m.device_id: why for m, why in sorted_members.unavailable.items()}
         device_flex = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        flex = pool_flex(device_flex) if len(device_flex) else pd.DataFrame()
+        ladders = pool_flex_ladders(device_flex) if len(device_flex) else pd.DataFrame()
+        flex = pool_flex_totals(ladders) if len(ladders) else pd.DataFrame()
         rows = pd.DataFrame(grid, columns=["pool_id", "isp_start", "states_at"])
         rows["isp_start"] = pd.to_datetime(rows["isp_start"], utc=True)
         if len(flex):
@@ -91,6 +102,7 @@ def pool_flex_isp(
             rows = rows.assign(up_mw=float("nan"), down_mw=float("nan"), method=None)
         rows = rows.fillna({"up_mw": 0.0, "down_mw": 0.0, "method": NO_DEVICES_METHOD})
         written = insert_pool_flex(conn, rows, computed_at, context.run_id)
+        levels = insert_pool_flex_ladder(conn, ladders, computed_at) if len(ladders) else 0
 
     excluded = (
         sorted(set(device_flex.loc[device_flex["excluded"].astype(bool), "device_id"]))
@@ -124,6 +136,7 @@ def pool_flex_isp(
     return dg.MaterializeResult(
         metadata={
             "rows_written": dg.MetadataValue.int(written),
+            "ladder_levels_written": dg.MetadataValue.int(levels),
             "computed_at": dg.MetadataValue.text(computed_at.isoformat()),
             "pools": dg.MetadataValue.int(int(rows["pool_id"].nunique()) if len(rows) else 0),
             "state_instants": dg.MetadataValue.int(len(states)),

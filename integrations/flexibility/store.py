@@ -1,8 +1,8 @@
 """Pool flexibility in PostgreSQL: who is in which pool, which sites are excluded, the results.
 
 Reads the registry marts (``marts.fct_device_pool_membership``, ``marts.dim_devices``,
-``marts.site_market_status``) and writes ``raw.pool_flex_isp``, where every computation is
-kept under its ``computed_at``.
+``marts.site_market_status``) and writes ``raw.pool_flex_isp`` and ``raw.pool_flex_ladder``,
+where every computation is kept under its ``computed_at``.
 """
 
 from __future__ import annotations
@@ -114,3 +114,36 @@ def insert_pool_flex(
                 )
             )
     return len(rows)
+
+
+def insert_pool_flex_ladder(
+    conn: psycopg.Connection, ladders: pd.DataFrame, computed_at: datetime
+) -> int:
+    """Add one computation's ladder rows (``domain.flexibility.pool.LADDER_COLUMNS``).
+
+    Cumulative MW are rounded down to the kW, as the ladder itself cuts them, so a stored
+    level never promises more than was computed. Returns the rows written.
+    """
+    if computed_at.utcoffset() is None:
+        raise ValueError(f"computed_at {computed_at.isoformat()} has no UTC offset")
+    from domain.bidding.quantities import floor_kw
+
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(
+            "copy raw.pool_flex_ladder (pool_id, isp_start, direction, strike_price_eur_mwh,"
+            " cumulative_mw, computed_at) from stdin"
+        ) as copy,
+    ):
+        for row in ladders.itertuples(index=False):
+            copy.write_row(
+                (
+                    str(row.pool_id),
+                    pd.Timestamp(row.isp_start).to_pydatetime(),
+                    str(row.direction),
+                    Decimal(str(row.strike_price_eur_mwh)),
+                    Decimal(floor_kw(row.cumulative_mw)) / 1000,
+                    computed_at,
+                )
+            )
+    return len(ladders)

@@ -40,7 +40,7 @@ def builder(value: float, created_at: datetime = START):
 @pytest.fixture
 def conn(db_url):
     with psycopg.connect(db_url) as connection:
-        connection.execute("truncate ops.tso_submissions restart identity")
+        connection.execute("truncate ops.tso_submissions restart identity cascade")
         connection.commit()
         yield connection
 

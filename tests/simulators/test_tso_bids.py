@@ -151,3 +151,17 @@ def test_the_default_clock_is_the_real_time_of_receipt():
         assert [r.code for r in ack.reasons] == ["A02", "A57"]
     finally:
         service.stop()
+
+
+def test_a_bid_document_breaking_the_xsd_is_rejected_with_a94_and_no_bid_is_held(tso):
+    plan = bid_plan()
+    root = etree.fromstring(document(plan))
+    namespace = etree.QName(root).namespace
+    series = root.find(f"{{{namespace}}}Bid_TimeSeries")
+    series.remove(series.find(f"{{{namespace}}}businessType"))  # mandatory in the XSD
+    _, ack = post(tso, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    assert not ack.accepted and [r.code for r in ack.reasons] == ["A02", "A94"]
+    assert "businessType" in ack.reason_text
+    cancel = bid_plan(sent=as_sent(plan.bids), tiers=())  # nothing held: a cancel is refused
+    _, ack = post(tso, document(cancel))
+    assert not ack.accepted and "does not hold" in ack.reason_text

@@ -1,0 +1,1 @@
+"""Bids in PostgreSQL and their way to the TSO."""
