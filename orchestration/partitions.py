@@ -15,3 +15,7 @@ BIDDING_HOURS_AHEAD = 2
 bidding_hourly_partitions = dg.HourlyPartitionsDefinition(
     start_date="2025-01-01-00:00", timezone="UTC", end_offset=1 + BIDDING_HOURS_AHEAD
 )
+
+#: One partition per accepted activation revision (``<mRID>-r<revision>``), added by
+#: ``tso_activation_sensor`` when the intake accepts the document.
+activation_partitions = dg.DynamicPartitionsDefinition(name="activations")

@@ -1,0 +1,1 @@
+"""Dispatch I/O: activation intake, device states and setpoints, answers to the TSO."""
