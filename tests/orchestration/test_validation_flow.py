@@ -69,7 +69,7 @@ def measured(db_url, simulators, tmp_path_factory) -> str:
         conn.execute(
             "truncate raw.device_measurements, raw.measurement_loads, ops.measurement_conflicts,"
             " raw.pool_baselines, raw.baseline_backtests, raw.tso_activations,"
-            " ops.tso_submissions"
+            " ops.tso_submissions cascade"
         )
         for table, column in (
             ("marts.fct_device_energy_isp", "isp_start"),
@@ -204,7 +204,8 @@ def test_baselines_freeze_at_the_start_of_an_activation(measured):
     with psycopg.connect(measured) as conn:
         conn.execute(
             "insert into raw.tso_activations (activation_id, revision, pool_id, market,"
-            " requested_mw, valid_from, valid_to) values ('ACT-TEST-1', 1, %s, 'afrr', 1, %s, %s)",
+            " direction, requested_mw, valid_from, valid_to)"
+            " values ('ACT-TEST-1', 1, %s, 'afrr', 'up', 1, %s, %s)",
             (pool, *ACTIVATION),
         )
     result = _run("validation_hourly_job", partition_key=HOURS[0])
