@@ -10,6 +10,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 MANIFEST := dbt_project/target/manifest.json
+# dbt's docs site: built apart from the manifest Dagster loads, served on 127.0.0.1
+DOCS_TARGET := target/docs
+DOCS_PORT ?= 8080
 
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -17,7 +20,7 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install prepare demo test lint format dev docs bench db-start db-stop simulators clean
+.PHONY: help install prepare demo test test-ui lint format dev docs bench db-start db-stop simulators clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
@@ -43,6 +46,9 @@ demo: prepare ## run every built flow end to end on the bundled sample data and 
 test: prepare ## run the test suite against the embedded PostgreSQL (or VPPAL_DATABASE_URL)
 	$(BIN)/pytest
 
+test-ui: prepare ## the UI tests only: Dagster UI and dbt docs in headless Chromium (apt-get installs it)
+	$(BIN)/pytest tests/ui
+
 lint: prepare ## ruff (lint + format check) and sqlfluff on the dbt models
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -59,9 +65,9 @@ dev: prepare ## the Dagster UI on http://127.0.0.1:3000 (webserver + daemon, pro
 simulators: install ## serve the TSO (8701) and device-cloud (8702) simulators in the foreground
 	$(BIN)/vppal simulators
 
-docs: prepare ## build and serve dbt's docs on http://127.0.0.1:8080
-	$(BIN)/vppal dbt docs generate
-	$(BIN)/vppal dbt docs serve --host 127.0.0.1 --port 8080
+docs: prepare ## build and serve dbt's docs on http://127.0.0.1:8080 (DOCS_PORT=...)
+	$(BIN)/vppal dbt docs generate --target-path $(DOCS_TARGET)
+	$(BIN)/vppal dbt docs serve --target-path $(DOCS_TARGET) --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 bench: prepare ## benchmarks: definitions load, registry build (100k devices), measurement ingest (9 M rows), baselines (50 pools)
 	$(BIN)/python -m benchmarks.definitions_load

@@ -162,7 +162,9 @@ def validation_summary_text(url: str, start: datetime, end: datetime) -> str:
         documents = conn.execute(
             "select document_kind, coalesce(ack_status, 'unanswered'), count(*),"
             " count(distinct pool_id) from ops.tso_submissions"
-            " where period_start >= %s and period_start < %s group by 1, 2 order by 1, 2",
+            " where period_start >= %s and period_start < %s"
+            " and document_kind in ('pool_measurements', 'pool_baselines', 'device_measurements')"
+            " group by 1, 2 order by 1, 2",
             (start, end),
         ).fetchall()
     return "\n\n".join(
@@ -201,4 +203,113 @@ def flexibility_summary_text(url: str, start: datetime, end: datetime) -> str:
         "Flexibility per pool over the day's ISPs, MW (10% quantile; a bid needs at least 1 MW)",
         ("pool", "market", "isps", "up mean", "up max", "down mean", "down max", "isps >= 1 MW"),
         rows or [("-", "-", 0, "-", "-", "-", "-", 0)],
+    )
+
+
+def bids_summary_text(url: str, start: datetime, end: datetime) -> str:
+    """Each pool's bids for the window's ISPs (latest revision per bid) and the TSO's answers."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "with latest as (select distinct on (bid_mrid) * from marts.fct_bids"
+            " where isp_start >= %s and isp_start < %s order by bid_mrid, revision desc)"
+            " select pool_id, market, count(distinct document_mrid),"
+            " count(*) filter (where quantity_mw > 0),"
+            " count(*) filter (where status = 'accepted'),"
+            " count(*) filter (where status = 'rejected'),"
+            " coalesce(sum(quantity_mw) filter (where direction = 'up'), 0),"
+            " coalesce(sum(quantity_mw) filter (where direction = 'down'), 0),"
+            " min(price_eur_mwh) filter (where quantity_mw > 0),"
+            " max(price_eur_mwh) filter (where quantity_mw > 0)"
+            " from latest group by 1, 2 order by 1",
+            (start, end),
+        ).fetchall()
+        documents = conn.execute(
+            "select count(*), count(*) filter (where ack_status = 'accepted'),"
+            " count(*) filter (where ack_status = 'rejected')"
+            " from ops.tso_submissions where document_kind = 'reserve_bid'"
+            " and period_start >= %s and period_start < %s",
+            (start, end),
+        ).fetchone()
+        missed = conn.execute(
+            "select count(*) from ops.alerts where alert_type = 'bid_gate_closed'"
+            " and (details->>'gate')::timestamptz >= %s and (details->>'gate')::timestamptz < %s",
+            (start - timedelta(hours=1), end),
+        ).fetchone()
+    total, accepted, rejected = documents or (0, 0, 0)
+    table = _table(
+        "Bids to the TSO per pool (latest revision of each bid; MW summed over the day's ISPs)",
+        (
+            "pool",
+            "market",
+            "documents",
+            "bids",
+            "accepted",
+            "rejected",
+            "MW-ISPs up",
+            "MW-ISPs down",
+            "min EUR/MWh",
+            "max EUR/MWh",
+        ),
+        rows or [("-", "-", 0, 0, 0, 0, 0, 0, "-", "-")],
+    )
+    return (
+        f"{table}\nReserveBid documents: {total} sent, {accepted} accepted (A01), "
+        f"{rejected} rejected (A02); gates missed: {(missed or (0,))[0]}"
+    )
+
+
+def activations_summary_text(url: str, start: datetime, end: datetime) -> str:
+    """The window's activations per pool: revisions, answers, MW, and how fast they went."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select pool_id, market, direction, count(distinct activation_id), count(*),"
+            " count(acknowledged_at), count(responded_at),"
+            " count(*) filter (where is_latest_revision and response = 'activated'),"
+            " count(*) filter (where is_latest_revision"
+            " and response in ('partially_activated', 'unavailable')),"
+            " round(max(requested_mw), 3), round(sum(shortfall_mw) filter"
+            " (where is_latest_revision), 3)"
+            " from marts.fct_activations where valid_from >= %s and valid_from < %s"
+            " group by 1, 2, 3 order by 1, 3",
+            (start, end),
+        ).fetchall()
+        latency = conn.execute(
+            "select round(percentile_cont(0.5) within group (order by ack)::numeric, 2),"
+            " round(percentile_cont(0.95) within group (order by ack)::numeric, 2),"
+            " round(percentile_cont(0.5) within group (order by resp)::numeric, 2),"
+            " round(percentile_cont(0.95) within group (order by resp)::numeric, 2)"
+            " from (select extract(epoch from a.acknowledged_at - a.received_at) as ack,"
+            " extract(epoch from a.responded_at - a.received_at) as resp"
+            " from marts.fct_activations a where a.valid_from >= %s and a.valid_from < %s) t",
+            (start, end),
+        ).fetchone()
+        devices = conn.execute(
+            "select count(distinct device_id) filter (where status = 'accepted'),"
+            " count(*) filter (where status = 'failed')"
+            " from marts.fct_dispatch_plans where valid_from >= %s and valid_from < %s",
+            (start, end),
+        ).fetchone()
+    table = _table(
+        "Activations from the TSO per pool (each revision acknowledged, dispatched, answered)",
+        (
+            "pool",
+            "market",
+            "direction",
+            "activations",
+            "revisions",
+            "acknowledged",
+            "answered",
+            "activated",
+            "short",
+            "max MW",
+            "shortfall MW",
+        ),
+        rows or [("-", "-", "-", 0, 0, 0, 0, 0, 0, "-", "-")],
+    )
+    ack50, ack95, resp50, resp95 = latency or (None, None, None, None)
+    accepted, failed = devices or (0, 0)
+    return (
+        f"{table}\nReceived -> acknowledged p50/p95 {ack50}/{ack95} s, -> answered "
+        f"{resp50}/{resp95} s (wall clock, in-process runs); {accepted} devices got setpoints, "
+        f"{failed} setpoints refused"
     )

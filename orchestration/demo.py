@@ -1,10 +1,12 @@
 """``make demo``: the platform end to end on the bundled sample and one real market day.
 
 Registry (bundled batches) → ISP calendar → ten days of measurement history → backtest of the
-baseline methods → measurements of 2025-02-27 (the first six hours from a landed file, the
-whole day from the device-cloud simulator) → energy per pool and ISP → baselines every minute →
-measurement, baseline and per-device documents to the TSO simulator → flexibility per pool
-and ISP.
+baseline methods → on 2025-02-27, in the order the day happens: flexibility and bids per hour
+(each at its schedule tick, the TSO simulator on the same replayed clock) → the day's
+activations, acknowledged, dispatched and answered → the day's measurements (the first six
+hours from a landed file, the whole day from the device-cloud simulator) → baselines every
+minute and the validation documents to the TSO → settlement (TenneT's prices, delivery, TSO
+revenue, prosumer payouts, exports) → summaries.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from zoneinfo import ZoneInfo
 
 from integrations.database.admin import prepare_database
 from integrations.settings import LANDING_DIR, SAMPLE_DATA_DIR
+from integrations.settlement.summary import settlement_summary_text
 from integrations.summary import (
+    activations_summary_text,
+    bids_summary_text,
     flexibility_summary_text,
     measurement_summary_text,
     summary_text,
     validation_summary_text,
 )
 from orchestration.instance import use_project_instance
+from simulators.clock import ReplayClock
 from simulators.serve import start_simulators
 
 DEMO_DAY = date(2025, 2, 27)  # the real TenneT replay day (see data/SOURCES.md)
@@ -35,7 +41,9 @@ FILE_HOURS = 6
 #: Days of measurement history before the demo day: the backtest scores the baseline methods
 #: on the last 3 of them, each forecast from the 7 days before it (X-of-Y days needs 7).
 HISTORY_DAYS = 10
-STEPS = 9
+STEPS = 11
+#: Replayed time between two polls of the TSO's activation feed in the demo (aFRR blocks).
+ACTIVATION_STEP = timedelta(minutes=5)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Readings a device cloud export gets wrong now and then; the demo shows them quarantined.
 BAD_LINES = [
@@ -77,23 +85,34 @@ def land_measurement_export(device_cloud_url: str, start: datetime, hours: int) 
 
 
 def _run(
-    say: Callable[[str], None], job: str, ops: dict[str, object] | None = None, **kwargs: object
+    say: Callable[[str], None],
+    job: str,
+    ops: dict[str, object] | None = None,
+    resources: dict[str, object] | None = None,
+    label: str = "",
+    **kwargs: object,
 ) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
 
     started = time.monotonic()
-    run_config = {**QUIET, "ops": ops} if ops else QUIET
+    run_config: dict[str, object] = dict(QUIET)
+    if ops:
+        run_config["ops"] = ops
+    if resources:
+        run_config["resources"] = resources
+    job_label = f"{job} {label}".strip()
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(job).execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False, **kwargs
         )
     seconds = time.monotonic() - started
     if result.success:
-        say(f"{job}: run {result.run_id} succeeded in {seconds:.1f} s")
+        say(f"{job_label}: run {result.run_id} succeeded in {seconds:.1f} s")
     else:
-        say(f"{job}: run {result.run_id} FAILED after {seconds:.1f} s (see `make dev` → Runs)")
+        failed = f"FAILED after {seconds:.1f} s (see `make dev` → Runs)"
+        say(f"{job_label}: run {result.run_id} {failed}")
     return result.success
 
 
@@ -104,6 +123,128 @@ def hour_range_tags(start: datetime, end: datetime) -> dict[str, str]:
         "dagster/asset_partition_range_start": f"{start:%Y-%m-%d-%H:%M}",
         "dagster/asset_partition_range_end": f"{last_hour:%Y-%m-%d-%H:%M}",
     }
+
+
+def resend_recorded_bids(tso_clock: ReplayClock, start: datetime, end: datetime) -> int:
+    """Post the day's recorded bid documents again, each at the instant it was planned.
+
+    The TSO simulator starts empty every demo, while the database remembers what it was sent
+    (a second ``make demo`` sends no bid twice). Re-sending a recorded document's exact bytes
+    is safe by design (the TSO answers an identical mRID+revision identically), and gives the
+    simulator back the bids its activations are made against. Returns the documents posted.
+    """
+    import psycopg
+
+    from integrations.database.urls import database_url
+    from orchestration.resources import build_resources
+
+    tso = build_resources()["tso"]
+    with psycopg.connect(database_url()) as conn:
+        rows = conn.execute(
+            "select distinct s.document_mrid, s.revision, s.outbox_path, b.planned_at"
+            " from ops.tso_submissions s join raw.bids b on b.document_mrid = s.document_mrid"
+            " and b.document_revision = s.revision where s.ack_status = 'accepted'"
+            " and s.period_start >= %s and s.period_start < %s order by b.planned_at, 1, 2",
+            (start, end),
+        ).fetchall()
+    for mrid, revision, path, planned_at in rows:
+        tso_clock.set(planned_at)
+        tso.submit_document(Path(path).read_bytes(), mrid, revision)
+    tso_clock.set(None)
+    return len(rows)
+
+
+def replay_bidding(
+    say: Callable[[str], None], tso_clock: ReplayClock, start: datetime, end: datetime
+) -> bool:
+    """One bidding run per hour of [start, end), each on the clock of its schedule tick.
+
+    ``pool_flex_schedule`` runs at half past each hour for the hour after next, so the hour
+    starting at H is decided at H - 90 min: the platform's clock (the ``clock`` resource) and the
+    TSO simulator's clock are both set to that instant, and every bid reaches the TSO before its
+    gate as it would have on the day.
+    """
+    from orchestration.jobs import BIDDING_DECISION_LEAD
+
+    resent = resend_recorded_bids(tso_clock, start, end)
+    if resent:
+        say(f"{resent} bid documents recorded by an earlier run posted again to the TSO simulator")
+    hour = start
+    while hour < end:
+        tick = hour - BIDDING_DECISION_LEAD
+        tso_clock.set(tick)
+        clock = {"clock": {"config": {"fixed_now": tick.isoformat()}}}
+        ok = _run(
+            say,
+            "bidding_hourly_job",
+            resources=clock,
+            partition_key=f"{hour:%Y-%m-%d-%H:%M}",
+            label=f"{hour:%H:%M}Z decided at {tick:%H:%M}Z",
+        )
+        if not ok:
+            return False
+        hour += timedelta(hours=1)
+    tso_clock.set(None)
+    return True
+
+
+def replay_activations(
+    say: Callable[[str], None], tso_clock: ReplayClock, start: datetime, end: datetime
+) -> bool:
+    """The day's activations as they came, every five minutes of replayed time.
+
+    At each step the TSO simulator's clock moves on, so its feed publishes the activations
+    (from TenneT's real aFRR volumes of the day, against the bids it accepted) that are due; the
+    intake of ``tso_activation_sensor`` judges them and each accepted revision gets its
+    ``dispatch_job`` run (acknowledgement, setpoints, response), with the platform's clock on
+    the same instant. The daemon would do the same, one sensor tick per second.
+    """
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.resources import build_resources
+    from sensors.activations import evaluate_activations
+
+    resources = build_resources()
+    job = defs.resolve_job_def("dispatch_job")
+    cursor: str | None = None
+    launched: set[str] = set()
+    counts = {"documents": 0, "refused": 0, "runs": 0, "failed": 0}
+    started = time.monotonic()
+    moment = start
+    with dg.DagsterInstance.get() as instance:
+        while moment < end:
+            tso_clock.set(moment)
+            requests, keys, cursor, results = evaluate_activations(
+                cursor, resources["tso"], resources["postgres"]
+            )
+            counts["documents"] += len(results)
+            counts["refused"] += sum(1 for r in results if r.status == "refused")
+            if keys:
+                instance.add_dynamic_partitions("activations", keys)
+            clock = {"clock": {"config": {"fixed_now": moment.isoformat()}}}
+            for request in requests:
+                if request.run_key in launched:
+                    continue
+                launched.add(request.run_key)
+                result = job.execute_in_process(
+                    instance=instance,
+                    partition_key=request.partition_key,
+                    run_config={**QUIET, "resources": clock},
+                    raise_on_error=False,
+                )
+                counts["runs"] += 1
+                counts["failed"] += 0 if result.success else 1
+            if moment.minute == 0 and moment.hour % 6 == 0 and counts["documents"]:
+                say(f"{moment:%H:%M}Z: {counts['documents']} documents, {counts['runs']} runs")
+            moment += ACTIVATION_STEP
+    tso_clock.set(None)
+    seconds = time.monotonic() - started
+    say(
+        f"{counts['documents']} activation documents, {counts['refused']} refused, "
+        f"{counts['runs']} dispatch runs ({counts['failed']} failed) in {seconds:.0f} s"
+    )
+    return counts["failed"] == 0
 
 
 def run_demo() -> int:
@@ -119,7 +260,8 @@ def run_demo() -> int:
     url = prepare_database(say)
     use_project_instance()
     step(2, "simulators and the bundled registry")
-    tso, device_cloud = start_simulators()
+    tso_clock = ReplayClock()
+    tso, device_cloud = start_simulators(tso_clock=tso_clock)
     os.environ["VPPAL_TSO_URL"] = tso.url
     os.environ["VPPAL_DEVICE_CLOUD_URL"] = device_cloud.url
     say(f"TSO simulator {tso.url}, device cloud simulator {device_cloud.url}")
@@ -144,7 +286,13 @@ def run_demo() -> int:
         }
         if not _run(say, "baseline_backtest_job", backtest):
             return 1
-        step(6, f"measurements of {DEMO_DAY} ({start:%Y-%m-%d %H:%M}Z - {end:%Y-%m-%d %H:%M}Z)")
+        step(6, f"{DEMO_DAY}: flexibility and bids per hour, each when pool_flex_schedule runs")
+        if not replay_bidding(say, tso_clock, start, end):
+            return 1
+        step(7, "the day's activations: intake, acknowledgement, setpoints, response")
+        if not replay_activations(say, tso_clock, start, end):
+            return 1
+        step(8, f"measurements of {DEMO_DAY} ({start:%Y-%m-%d %H:%M}Z - {end:%Y-%m-%d %H:%M}Z)")
         export = land_measurement_export(device_cloud.url, start, FILE_HOURS)
         say(f"landed {export.name}: the first {FILE_HOURS} hours as a bulk file")
         if not _run(say, "measurement_files_job"):
@@ -152,21 +300,29 @@ def run_demo() -> int:
         say("device cloud, quality suite and aggregates for every hour of the day (one run)")
         if not _run(say, "measurements_hourly_job", tags=hour_range_tags(start, end)):
             return 1
-        step(7, "baselines every minute and the validation documents to the TSO")
-        if not _run(say, "validation_hourly_job", tags=hour_range_tags(start, end)):
+        step(9, "baselines every minute (frozen in activations) and validation documents")
+        # From the hour before: the day's first minutes are forecast by baselines issued then.
+        first_hour = start - timedelta(hours=1)
+        if not _run(say, "validation_hourly_job", tags=hour_range_tags(first_hour, end)):
             return 1
-        step(8, "flexibility per pool and ISP, from the device states at each gate")
-        if not _run(say, "bidding_hourly_job", tags=hour_range_tags(start, end)):
+        step(10, "settlement: TenneT's prices, delivery, TSO revenue, prosumer payouts, exports")
+        if not _run(say, "settlement_prices_job"):
+            return 1
+        if not _run(say, "settlement_job", partition_key=DEMO_DAY.isoformat()):
             return 1
     finally:
         for service in (tso, device_cloud):
             service.stop()
-    step(9, "summary\n")
-    print(summary_text(url))
-    print()
-    print(measurement_summary_text(url, start, end))
-    print()
-    print(validation_summary_text(url, start, end))
-    print()
-    print(flexibility_summary_text(url, start, end))
+    step(STEPS, "summary\n")
+    for text in (
+        summary_text(url),
+        measurement_summary_text(url, start, end),
+        validation_summary_text(url, start, end),
+        flexibility_summary_text(url, start, end),
+        bids_summary_text(url, start, end),
+        activations_summary_text(url, start, end),
+        settlement_summary_text(url, start, end),
+    ):
+        print(text)
+        print()
     return 0

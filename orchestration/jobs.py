@@ -6,19 +6,27 @@ import dagster as dg
 
 from orchestration.partitions import (
     BIDDING_HOURS_AHEAD,
+    activation_partitions,
     bidding_hourly_partitions,
     hourly_partitions,
 )
 
 POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
+TSO_BIDS = dg.AssetKey(["outbox", "tso_bids"])
+DISPATCH_ASSETS = dg.AssetSelection.assets(
+    dg.AssetKey(["raw", "tso_activations"]),
+    dg.AssetKey(["raw", "dispatch_runs"]),
+    dg.AssetKey(["raw", "dispatch_setpoints"]),
+)
 
 registry_job = dg.define_asset_job(
     name="registry_job",
     selection=dg.AssetSelection.groups("registry", "ops", "calendar")
-    | (dg.AssetSelection.groups("bidding") - dg.AssetSelection.assets(POOL_FLEX)),
+    | (dg.AssetSelection.groups("bidding") - dg.AssetSelection.assets(POOL_FLEX, TSO_BIDS))
+    | (dg.AssetSelection.groups("dispatch") - DISPATCH_ASSETS),
     description="Registry & pooling end to end: device-cloud onboardings, landed registry files, "
     "dbt registry marts with their tests, the ISP calendar, site exclusivity alerts and TSO "
-    "registration; also (re)creates the bidding views over the flexibility table.",
+    "registration; also (re)creates the bidding and dispatch views over their raw tables.",
 )
 
 measurement_files_job = dg.define_asset_job(
@@ -57,10 +65,22 @@ validation_hourly_job = dg.define_asset_job(
 
 bidding_hourly_job = dg.define_asset_job(
     name="bidding_hourly_job",
-    selection=dg.AssetSelection.assets(POOL_FLEX),
+    selection=dg.AssetSelection.assets(POOL_FLEX, TSO_BIDS),
     partitions_def=bidding_hourly_partitions,
     description="Per UTC hour: each pool's upward and downward flexibility for the hour's four "
-    "ISPs, from the device states at each market's gate closure, with the 10% quantile margin.",
+    "ISPs (device states at each gate, or now if earlier; 10% quantile margin), then the bids "
+    "priced from it as XSD-valid ReserveBid documents to the TSO, before each gate closes.",
+)
+
+dispatch_job = dg.define_asset_job(
+    name="dispatch_job",
+    selection=DISPATCH_ASSETS,
+    partitions_def=activation_partitions,
+    executor_def=dg.in_process_executor,
+    description="Per activation revision (launched by tso_activation_sensor): store and "
+    "acknowledge it, split the request over the pool's devices, send the setpoints, move the "
+    "share of refusing devices, and send the activation response. In-process: one step "
+    "process less per run, which is most of the launch latency.",
 )
 
 device_cloud_onboarding_schedule = dg.ScheduleDefinition(
@@ -80,11 +100,16 @@ measurements_hourly_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
+#: How long before an hour the schedule decides its flexibility and bids (the tick at half past
+#: the hour before the previous one).
+BIDDING_DECISION_LEAD = timedelta(minutes=60 * BIDDING_HOURS_AHEAD - 30)
+
+
 @dg.schedule(
     name="pool_flex_schedule",
-    description="At half past each hour: the flexibility of the hour two hours ahead, read "
-    "from the device states at its gates, so it is known before the first of them closes "
-    "(aFRR and mFRR: 25 minutes before each ISP).",
+    description="At half past each hour: the flexibility and bids of the hour two hours ahead, "
+    "so the bids reach the TSO before the first of its gates closes (aFRR and mFRR: 25 minutes "
+    "before each ISP; the first gate is 65 minutes after the run).",
     job=bidding_hourly_job,
     cron_schedule="30 * * * *",
     execution_timezone="UTC",
@@ -114,6 +139,7 @@ defs = dg.Definitions(
         baseline_backtest_job,
         validation_hourly_job,
         bidding_hourly_job,
+        dispatch_job,
     ],
     schedules=[
         device_cloud_onboarding_schedule,

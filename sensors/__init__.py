@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from sensors.activations import tso_activation_sensor
 from sensors.measurements import (
     measurement_files_sensor,
     measurement_freshness_sensor,
     measurement_hours_sensor,
 )
 from sensors.registry_files import registry_landing_sensor
+from sensors.settlement import settlement_sensor
 
 defs = dg.Definitions(
     sensors=[
@@ -15,5 +17,7 @@ defs = dg.Definitions(
         measurement_files_sensor,
         measurement_hours_sensor,
         measurement_freshness_sensor,
+        settlement_sensor,
+        tso_activation_sensor,
     ]
 )

@@ -12,7 +12,8 @@ from integrations.settings import SAMPLE_DATA_DIR
 
 
 def empty_platform_tables(url: str) -> None:
-    """Empty every table the registry flow writes (raw, pii, ops)."""
+    """Empty every table the registry flow writes (raw, pii, ops), and the bids and dispatch
+    plans that point at its pools and devices (their marts test those references)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -20,7 +21,9 @@ def empty_platform_tables(url: str) -> None:
             "truncate raw.registry_files, raw.registry_customers, raw.registry_locations,"
             " raw.registry_sites, raw.registry_devices, raw.registry_pools,"
             " raw.registry_memberships, raw.registry_contracts, pii.customers, ops.quarantine,"
-            " ops.alerts, ops.tso_registrations, ops.source_cursors restart identity cascade"
+            " ops.alerts, ops.tso_registrations, ops.source_cursors, raw.pool_flex_isp,"
+            " raw.pool_flex_ladder, raw.bids, raw.dispatch_setpoints, raw.dispatch_runs,"
+            " raw.activation_documents, raw.tso_activations restart identity cascade"
         )
 
 
