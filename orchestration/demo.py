@@ -188,6 +188,21 @@ def replay_bidding(
     return True
 
 
+def _ran_before(instance: object, run_key: str | None) -> bool:
+    """True when a successful run with this run key is in the instance already."""
+    import dagster as dg
+
+    if run_key is None:
+        return False
+    runs = instance.get_runs(  # type: ignore[attr-defined]
+        filters=dg.RunsFilter(
+            tags={"dagster/run_key": run_key}, statuses=[dg.DagsterRunStatus.SUCCESS]
+        ),
+        limit=1,
+    )
+    return bool(runs)
+
+
 def replay_activations(
     say: Callable[[str], None], tso_clock: ReplayClock, start: datetime, end: datetime
 ) -> bool:
@@ -224,13 +239,14 @@ def replay_activations(
                 instance.add_dynamic_partitions("activations", keys)
             clock = {"clock": {"config": {"fixed_now": moment.isoformat()}}}
             for request in requests:
-                if request.run_key in launched:
-                    continue
+                if request.run_key in launched or _ran_before(instance, request.run_key):
+                    continue  # as the daemon: a run key is launched once (also across demos)
                 launched.add(request.run_key)
                 result = job.execute_in_process(
                     instance=instance,
                     partition_key=request.partition_key,
                     run_config={**QUIET, "resources": clock},
+                    tags={"dagster/run_key": request.run_key, **request.tags},
                     raise_on_error=False,
                 )
                 counts["runs"] += 1
