@@ -161,6 +161,53 @@ def _recorded(conn: psycopg.Connection, document_mrid: str, revision: int) -> Su
     return _submission(row)
 
 
+def _write_and_record(
+    conn: psycopg.Connection,
+    xml: bytes,
+    mrid: str,
+    revision: int,
+    digest: str,
+    *,
+    recorded_before: bool,
+    document_kind: str,
+    pool_id: str | None,
+    period_start: datetime,
+    period_end: datetime,
+    outbox_dir: Path | None,
+) -> Submission:
+    """Write checked bytes to the outbox and record them.
+
+    A new row; or, when ``recorded_before`` (its outbox file was lost), the same row pointing
+    at the rewritten file.
+    """
+    path = write_outbox(xml, outbox_dir, revision)
+    file_sha = hashlib.sha256(xml).hexdigest()
+    if recorded_before:
+        conn.execute(
+            "update ops.tso_submissions set file_sha256 = %s, outbox_path = %s"
+            " where document_mrid = %s and revision = %s",
+            (file_sha, str(path), mrid, revision),
+        )
+    else:
+        conn.execute(
+            "insert into ops.tso_submissions (document_mrid, revision, document_kind, pool_id,"
+            " period_start, period_end, content_sha256, file_sha256, outbox_path)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                mrid,
+                revision,
+                document_kind,
+                pool_id,
+                period_start,
+                period_end,
+                digest,
+                file_sha,
+                str(path),
+            ),
+        )
+    return replace(_recorded(conn, mrid, revision), created_now=True)
+
+
 def prepare_submission(
     conn: psycopg.Connection,
     *,
@@ -191,32 +238,19 @@ def prepare_submission(
     _, built_mrid, built_revision, built_digest = document_identity(xml)
     if (built_mrid, built_revision, built_digest) != (mrid, revision, digest):
         raise ValueError(f"build({revision}) did not give {mrid} r{revision} with equal content")
-    path = write_outbox(xml, outbox_dir)
-    file_sha = hashlib.sha256(xml).hexdigest()
-    if not is_new:  # the outbox file was lost: the rebuilt bytes replace it
-        conn.execute(
-            "update ops.tso_submissions set file_sha256 = %s, outbox_path = %s"
-            " where document_mrid = %s and revision = %s",
-            (file_sha, str(path), mrid, revision),
-        )
-        return replace(_recorded(conn, mrid, revision), created_now=True)
-    conn.execute(
-        "insert into ops.tso_submissions (document_mrid, revision, document_kind, pool_id,"
-        " period_start, period_end, content_sha256, file_sha256, outbox_path)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            mrid,
-            revision,
-            document_kind,
-            pool_id,
-            period_start,
-            period_end,
-            digest,
-            file_sha,
-            str(path),
-        ),
+    return _write_and_record(
+        conn,
+        xml,
+        mrid,
+        revision,
+        digest,
+        recorded_before=not is_new,
+        document_kind=document_kind,
+        pool_id=pool_id,
+        period_start=period_start,
+        period_end=period_end,
+        outbox_dir=outbox_dir,
     )
-    return replace(_recorded(conn, mrid, revision), created_now=True)
 
 
 def record_document(
@@ -255,32 +289,19 @@ def record_document(
         )
     if row is not None and _recorded(conn, mrid, revision).outbox_path.exists():
         return _recorded(conn, mrid, revision)
-    path = write_outbox(xml, outbox_dir, revision)
-    file_sha = hashlib.sha256(xml).hexdigest()
-    if row is not None:  # the outbox file was lost: these bytes replace it
-        conn.execute(
-            "update ops.tso_submissions set file_sha256 = %s, outbox_path = %s"
-            " where document_mrid = %s and revision = %s",
-            (file_sha, str(path), mrid, revision),
-        )
-    else:
-        conn.execute(
-            "insert into ops.tso_submissions (document_mrid, revision, document_kind, pool_id,"
-            " period_start, period_end, content_sha256, file_sha256, outbox_path)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                mrid,
-                revision,
-                document_kind,
-                pool_id,
-                period_start,
-                period_end,
-                digest,
-                file_sha,
-                str(path),
-            ),
-        )
-    return replace(_recorded(conn, mrid, revision), created_now=True)
+    return _write_and_record(
+        conn,
+        xml,
+        mrid,
+        revision,
+        digest,
+        recorded_before=row is not None,
+        document_kind=document_kind,
+        pool_id=pool_id,
+        period_start=period_start,
+        period_end=period_end,
+        outbox_dir=outbox_dir,
+    )
 
 
 def pending_submissions(

@@ -1,6 +1,9 @@
 """Bids to the TSO per pool, market and gate, priced from the pools' flexibility ladders."""
 
+from datetime import datetime
+
 import dagster as dg
+import psycopg
 
 from integrations.clock import PlatformClock
 from integrations.database.resource import PostgresResource
@@ -11,11 +14,11 @@ TSO_BIDS = dg.AssetKey(["outbox", "tso_bids"])
 POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
 
 
-def _ladder_table(conn: object, start: object, end: object) -> str:
+def _ladder_table(conn: psycopg.Connection, start: datetime, end: datetime) -> str:
     """The bids of the window's first ISP as a markdown table (the ladder per pool)."""
     import pandas as pd
 
-    rows = conn.execute(  # type: ignore[attr-defined]
+    rows = conn.execute(
         "select pool_id, market, direction, step, quantity_mw, price_eur_mwh, status"
         " from marts.fct_bids where isp_start = (select min(isp_start) from marts.fct_bids"
         " where isp_start >= %s and isp_start < %s)"

@@ -39,7 +39,12 @@ from integrations.bidding.store import (
     sent_document_revisions,
 )
 from integrations.tso_client import TsoClient, TsoUnavailableError
-from integrations.tso_submissions import Submission, record_document, submit
+from integrations.tso_submissions import (
+    Submission,
+    pending_submissions,
+    record_document,
+    submit,
+)
 from integrations.validation.store import open_rejection_alert
 
 
@@ -105,8 +110,6 @@ def pending_bid_documents(
     conn: psycopg.Connection, start: datetime, end: datetime
 ) -> list[tuple[Submission, str]]:
     """Recorded, unacknowledged bid documents for ISPs in [start, end), with their market."""
-    from integrations.tso_submissions import pending_submissions
-
     pending = [
         s for s in pending_submissions(conn, BID_DOCUMENT_KIND) if start <= s.period_start < end
     ]

@@ -31,8 +31,8 @@ from domain.cim.activation_response import (
     activation_response,
     build_activation_response_document,
 )
-from domain.dispatch import Direction, DispatchPlan, disaggregate, reallocate
-from domain.dispatch.disaggregation import FAILED, IDLE, PLANNED
+from domain.dispatch import OPERATING_RANGE, Direction, DispatchPlan, disaggregate, reallocate
+from domain.dispatch.disaggregation import FAILED, PLANNED
 from domain.dispatch.from_states import availability_from_state
 from integrations.device_cloud_client import DeviceCloudClient, SetpointRequest
 from integrations.flexibility.pool_devices import member_devices
@@ -184,7 +184,7 @@ def _availabilities(
             valid_to=activation.valid_to,
         )
         for m in members
-        if m.device_type in {"battery", "ev_charger", "heat_pump", "pv_inverter", "other"}
+        if m.device_type in OPERATING_RANGE
     ]
     excluded = {
         site
@@ -364,7 +364,7 @@ def _store_plan(
                 line.device_id,
                 line.site_id,
                 line.setpoint_kw if status == "accepted" else Decimal(0),
-                line.target_kw if status != "idle" or line.status == IDLE else None,
+                line.target_kw,
                 status,
                 reasons.get(line.device_id),
                 sent_at if status in ("accepted", "failed") else None,
