@@ -44,6 +44,8 @@ class DeviceAvailability:
     available_down_kw: Decimal | None = None
     controllable: bool = True
     strike_price_eur_mwh: Decimal | None = None
+    #: what dispatching the device costs the aggregator: its customer's fee per activation
+    fee_eur_per_activation: Decimal = _ZERO
 
     def operating_range_kw(self) -> tuple[Decimal, Decimal]:
         """Return the (minimum, maximum) power the device can run at, in kW."""

@@ -1,16 +1,19 @@
 """Split a pool's requested regulation power over its devices, and move failed shares on.
 
-**Allocation order: pro rata of headroom.** Every eligible device gets the same fraction of its
-headroom in the requested direction, so the setpoints add up to the request when the pool can
-deliver it, or to the pool's whole headroom with the rest reported as the shortfall. The
-alternative, cheapest strike price first (a merit order), was not chosen: the strike price is the
-lowest price at which the owner accepts activation, not a cost the aggregator pays (prosumers are
-paid a share of the revenue, see ``domain.settlement``), so a merit order would save nothing.
-It would load a few devices fully and leave the rest idle, which concentrates comfort impact and
-wear on a few homes and makes delivery hang on them: one failing device loses a big share.
-Pro rata keeps every device's share small, and spreads the revenue over the prosumers. The strike
-price is used as a filter instead: given the activation price, a device whose owner asks more
-than the pool receives in that direction is left out.
+**Allocation order: the cheapest devices first, pro rata among equals.** Dispatching a device
+costs the aggregator its customer's fee per activation (``fee_eur_per_activation``, paid to
+every dispatched device that delivers, see ``domain.settlement``), whatever part of the request
+it takes. Devices are therefore filled in merit order of that cost per kW of headroom (fee ÷
+headroom), and every device of one cost level gets the same fraction of its headroom: devices
+without a fee (cost 0) form one level and share the request pro rata, a fee-paying device is
+asked only for what the cheaper levels cannot hold. The setpoints add up to the request when the
+pool can deliver it, or to the pool's whole headroom with the rest reported as the shortfall.
+Among equals pro rata, not a merit order within the level: it keeps every device's share small,
+so comfort impact and wear are spread and delivery does not hang on one device. (Before fees
+were taken into account the split was pro rata over all devices, which dispatched every
+household for a slice of each activation and paid ~30 fees for what one battery could deliver.)
+The strike price is a filter, not a cost: given the activation price, a device whose owner asks
+more than the pool receives in that direction is left out.
 
 **Units: kW as ``Decimal`` with 3 decimals (1 W), integer watts inside.** Setpoints could be
 floats, but then "the setpoints add up to the request" only holds within a tolerance and the
@@ -29,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 from domain.dispatch.availability import DeviceAvailability
 from domain.dispatch.direction import Direction
@@ -60,6 +64,7 @@ class PlanLine:
     setpoint_kw: Decimal
     target_kw: Decimal
     status: str
+    fee_eur_per_activation: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,30 @@ def pro_rata_watts(amount_w: int, capacities_w: Sequence[tuple[str, int]]) -> li
     return shares
 
 
+def merit_order_watts(amount_w: int, candidates: Sequence[tuple[str, int, Fraction]]) -> list[int]:
+    """Split ``amount_w`` over ``candidates`` ((key, capacity >= 0, cost) triples) in cost order.
+
+    The cheapest cost level is filled first, pro rata of capacity within the level
+    (:func:`pro_rata_watts`), then the next; the shares add up to ``min(amount_w, total
+    capacity)`` and none exceeds its capacity.
+    """
+    shares = [0] * len(candidates)
+    remaining = amount_w
+    for cost in sorted({cost for _, _, cost in candidates}):
+        level = [i for i, (_, _, c) in enumerate(candidates) if c == cost]
+        capacities = [(candidates[i][0], candidates[i][1]) for i in level]
+        take = min(remaining, sum(capacity for _, capacity in capacities))
+        for index, share in zip(level, pro_rata_watts(take, capacities), strict=True):
+            shares[index] = share
+        remaining -= take
+    return shares
+
+
+def _cost_per_w(fee: Decimal, headroom_w: int) -> Fraction:
+    """What a device costs per watt it can take: its fee spread over its headroom."""
+    return Fraction(fee) / headroom_w if headroom_w > 0 else Fraction(0)
+
+
 def _line(
     device: DeviceAvailability, direction: Direction, headroom_w: int, setpoint_w: int
 ) -> PlanLine:
@@ -143,6 +172,7 @@ def _line(
         setpoint_kw=setpoint,
         target_kw=device.current_kw + direction.offtake_change(setpoint),
         status=PLANNED if setpoint_w > 0 else IDLE,
+        fee_eur_per_activation=device.fee_eur_per_activation,
     )
 
 
@@ -173,7 +203,7 @@ def disaggregate(
     excluded_site_ids: Collection[str] = frozenset(),
     activation_price_eur_mwh: Decimal | None = None,
 ) -> DispatchPlan:
-    """Split ``request_kw`` (>= 0, in ``direction``) over the eligible devices, pro rata.
+    """Split ``request_kw`` (>= 0, in ``direction``) over the eligible devices, cheapest first.
 
     ``activation_price_eur_mwh`` (optional) filters on strike prices: the pool receives the
     price for upward and pays it for downward regulation (EB GL), so a device is left out when
@@ -200,7 +230,10 @@ def disaggregate(
             eligible.append((device, headroom_w))
         else:
             left_out.append(LeftOut(device.device_id, device.site_id, reason))
-    shares = pro_rata_watts(request_w, [(d.device_id, h) for d, h in eligible])
+    shares = merit_order_watts(
+        request_w,
+        [(d.device_id, h, _cost_per_w(d.fee_eur_per_activation, h)) for d, h in eligible],
+    )
     lines = tuple(
         _line(device, direction, headroom_w, share)
         for (device, headroom_w), share in zip(eligible, shares, strict=True)
@@ -209,11 +242,13 @@ def disaggregate(
 
 
 def reallocate(plan: DispatchPlan, failed_device_ids: Collection[str]) -> DispatchPlan:
-    """Set the devices that failed to accept to 0 and move the gap to the others, pro rata.
+    """Set the devices that failed to accept to 0 and move the gap to the others.
 
     Failed devices stay failed in later reallocations. The gap (the request minus what the
-    remaining devices hold) is spread over their unused headroom: the sum is kept when that
-    headroom allows, otherwise the shortfall grows by exactly the part that found no device.
+    remaining devices hold) goes first to the devices already dispatched (their fee is due
+    anyway: cost 0), pro rata of their unused headroom, then to idle devices in merit order; the
+    sum is kept when that headroom allows, otherwise the shortfall grows by exactly the part
+    that found no device.
     """
     known = {line.device_id for line in plan.lines}
     unknown = sorted(set(failed_device_ids) - known)
@@ -236,10 +271,13 @@ def reallocate(plan: DispatchPlan, failed_device_ids: Collection[str]) -> Dispat
         (
             line.device_id,
             0 if line.status == FAILED else _to_watts(line.headroom_kw, ROUND_FLOOR) - held,
+            Fraction(0)
+            if held > 0
+            else _cost_per_w(line.fee_eur_per_activation, _to_watts(line.headroom_kw, ROUND_FLOOR)),
         )
         for line, held in zip(kept, holding_w, strict=True)
     ]
-    extra = pro_rata_watts(max(requested_w - sum(holding_w), 0), spare)
+    extra = merit_order_watts(max(requested_w - sum(holding_w), 0), spare)
     lines = []
     for line, held, more in zip(kept, holding_w, extra, strict=True):
         if line.status == FAILED:

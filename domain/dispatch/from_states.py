@@ -33,6 +33,7 @@ def availability_from_state(
     state: DeviceState | None,
     valid_from: datetime,
     valid_to: datetime,
+    fee_eur_per_activation: Decimal = Decimal(0),
 ) -> DeviceAvailability:
     """One member as dispatch sees it over [valid_from, valid_to).
 
@@ -49,6 +50,7 @@ def availability_from_state(
             available_down_kw=Decimal(0),
             controllable=controllable,
             strike_price_eur_mwh=strike_price_eur_mwh,
+            fee_eur_per_activation=fee_eur_per_activation,
         )
     flex = available_flex(state, valid_from, valid_to)
     low, high = (bound * rated_power_kw for bound in OPERATING_RANGE[device_type])
@@ -64,4 +66,5 @@ def availability_from_state(
         available_down_kw=_kw(flex.down_kw),
         controllable=controllable,
         strike_price_eur_mwh=strike_price_eur_mwh,
+        fee_eur_per_activation=fee_eur_per_activation,
     )

@@ -4,7 +4,9 @@ For pool revenue ``R`` (``revenue_eur``, net of penalties) in one ISP and each d
 with contribution ``c_i`` (kWh in the settled direction, from its measurements), under its
 customer's contract (share ``pct_i``, fee ``f_i`` per activation, ``n_i`` activations booked):
 
-* weight ``w_i = max(c_i, 0)``, ``W = Σ w_i``;
+* weight ``w_i = max(c_i, 0)`` for a device that takes part (in an activated pool: it had an
+  accepted setpoint in one of the ISP's activations; in a passive pool: every member), else 0;
+  ``W = Σ w_i``;
 * share ``s_i = R x w_i / W x pct_i / 100`` when ``R > 0`` and ``W > 0``, else 0;
 * payout (exact) ``p_i = s_i + n_i x f_i``; aggregator margin (exact) ``m = R - Σ p_i``;
 * the exact amounts are rounded to the cent by largest remainder with ``R`` as the total, so
@@ -19,9 +21,12 @@ Edge cases, by design:
 * **A device that delivered the wrong way** (``c_i < 0``) weighs 0: no share, no claw-back. It
   lowered the pool's delivered energy and so ``R``, which every participant then shares.
 * **No positive contribution at all** (``W = 0``): nobody gets a share; any revenue is margin.
+* **A device that was not dispatched** weighs 0 in an activated pool, whatever its meter did:
+  household noise in the right direction is not flexibility it was asked for.
 * **Fees** are booked once per activation and device, in the ISP where the activation starts,
-  for devices whose contribution over the whole activation is positive
-  (:func:`fee_bookings`). Passive (imbalance) pools have no activations, hence no fees.
+  for devices that had an accepted setpoint in the activation and whose contribution over the
+  whole activation is positive (:func:`fee_bookings`). Passive (imbalance) pools have no
+  activations, hence no fees.
 * **A device that moved pools** is allocated in the pool it belonged to at the ISP's start
   (:func:`pool_at`), the same rule the measurement marts use.
 """
@@ -50,6 +55,8 @@ class DeviceContribution:
     contribution_kwh: Decimal
     terms: ContractTerms
     fees: int = 0
+    #: takes part in the allocation (dispatched in an activated pool; every passive member)
+    takes_part: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ class Membership:
 
 @dataclass(frozen=True)
 class ActivationParticipation:
-    """Each device's contribution (kWh, in the activation's direction) over a whole activation."""
+    """Each dispatched device's contribution (kWh, in its direction) over a whole activation."""
 
     activation_id: str
     valid_from: datetime
@@ -131,7 +138,10 @@ def exact_payouts(
     revenue_eur: Decimal, contributions: Sequence[DeviceContribution]
 ) -> dict[str, Fraction]:
     """Return each device's exact (unrounded) payout for pool revenue ``revenue_eur``."""
-    weights = {c.device_id: max(Fraction(c.contribution_kwh), Fraction(0)) for c in contributions}
+    weights = {
+        c.device_id: max(Fraction(c.contribution_kwh), Fraction(0)) if c.takes_part else Fraction(0)
+        for c in contributions
+    }
     total_weight = sum(weights.values(), Fraction(0))
     revenue = Fraction(revenue_eur)
     payouts = {}

@@ -16,8 +16,13 @@ database for one Europe/Amsterdam day); docs/finance.md explains each choice.
   difference in the settled direction; a device without complete energy in either ISP
   contributes 0 (no one is paid for unmeasured energy). Devices are allocated in the pool they
   belong to at the ISP's start (:func:`pool_at`), under their customer's contract valid then.
+* **Who takes part**: in an activated pool's ISP only the devices with an accepted setpoint
+  (> 0 kW, any revision) in one of the ISP's activations share the revenue; the other members
+  get a row with their measured contribution and no share. An activation nobody was dispatched
+  for (the dispatch found no flexibility) leaves any revenue to the aggregator.
 * **Fees**: per activation whose start ISP is settled in this day, to each device that was a
-  member at that ISP and whose contribution over the whole activation is positive.
+  member at that ISP, was dispatched in the activation and whose contribution over the whole
+  activation is positive.
 * **Versions** (:func:`version_day`): the day's recomputed rows against the day's ledger, with
   the difference rules of ``statements.py``; versions are numbered per pool and month (TSO) and
   per prosumer and month (statements), continuing the month's numbering across days. An ISP the
@@ -87,7 +92,8 @@ class DayInputs:
     day, plus earlier ones of the same pools that may start their activation block.
     ``pool_samples``: per pool, measured power with the frozen baseline of the same minute
     (sorted, non-overlapping; only where both are known). ``device_energy_kwh``: complete
-    energies per (device, ISP start). ``prices``: per ISP start.
+    energies per (device, ISP start). ``prices``: per ISP start. ``dispatched``: per activation,
+    the devices with an accepted setpoint above 0 kW in any of its revisions.
     """
 
     local_date: date
@@ -100,6 +106,7 @@ class DayInputs:
     customer_of_device: Mapping[str, str]
     contracts: Sequence[Contract]
     prices: Mapping[datetime, IspPrices]
+    dispatched: Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,9 @@ class _Day:
         reference: datetime,
         direction: Direction,
         fees: Counter[tuple[str, datetime]],
+        taking_part: frozenset[str] | None = None,
     ) -> list[DeviceContribution]:
+        """Every member's contribution; ``taking_part`` None: all members share the revenue."""
         contributions = []
         for device_id in self.members.of(pool_id, isp_start):
             customer = self.inputs.customer_of_device.get(device_id, "")
@@ -286,6 +295,7 @@ class _Day:
                         self.contracts_of.get(customer, []), customer, isp_start
                     ),
                     fees=fees[(device_id, isp_start)],
+                    takes_part=taking_part is None or device_id in taking_part,
                 )
             )
         return contributions
@@ -299,6 +309,7 @@ class _Day:
                 continue
             reference = reference_isp(self.blocks[pool_id], activation.valid_from)
             isps = isps_between(activation.valid_from, activation.valid_to)
+            dispatched = self.inputs.dispatched.get(activation.activation_id, frozenset())
             participations.append(
                 ActivationParticipation(
                     activation.activation_id,
@@ -318,6 +329,7 @@ class _Day:
                             Decimal(0),
                         )
                         for device_id in self.members.of(pool_id, start_isp)
+                        if device_id in dispatched
                     },
                 )
             )
@@ -382,7 +394,12 @@ class _Day:
                 key=lambda pair: (pair[1].requested_kwh, pair[0].direction is Direction.UP),
             )
             reference = reference_isp(self.blocks[pool_id], max(isp_start, main.valid_from))
-            contributions = self.contributions(pool_id, isp_start, reference, main.direction, fees)
+            taking_part = frozenset().union(
+                *(self.inputs.dispatched.get(a.activation_id, frozenset()) for a, _ in pairs)
+            )
+            contributions = self.contributions(
+                pool_id, isp_start, reference, main.direction, fees, taking_part
+            )
             self.allocations.append(allocate_isp(row, contributions))
 
     def settle_imbalance_pool(self, pool_id: str) -> None:

@@ -6,7 +6,8 @@
    cloud (just before the activation's first revision started, or now if that is earlier),
    their availability over the
    validity (``domain.dispatch.from_states``), excluded sites left out, and the request split
-   pro rata (``domain.dispatch.disaggregate``). Setpoints go to the device cloud; devices that
+   in merit order of each device's fee per activation per kW, pro rata among equals
+   (``domain.dispatch.disaggregate``). Setpoints go to the device cloud; devices that
    refuse get 0 and their share moves to the others (``reallocate``), up to three rounds.
    A revision replaces the earlier plan: devices that held a setpoint in an earlier revision
    and have none now are sent back to their current power.
@@ -155,6 +156,24 @@ def _without(state: Any, offtake_change: Decimal | None) -> Any:
     return dataclasses.replace(state, power_kw=state.power_kw - float(offtake_change))
 
 
+FEES_SQL = """
+select devices.device_id, contracts.fee_eur_per_activation
+from marts.dim_devices as devices
+inner join marts.dim_locations as locations on devices.location_id = locations.location_id
+inner join staging.stg_registry__contracts as contracts
+    on locations.customer_id = contracts.customer_id
+    and contracts.valid_from <= %(at)s
+    and (contracts.valid_to is null or %(at)s < contracts.valid_to)
+where devices.device_id = any(%(devices)s)
+"""
+
+
+def _fees(conn: psycopg.Connection, device_ids: list[str], at: datetime) -> dict[str, Decimal]:
+    """Each device's fee per activation under its customer's contract at ``at`` (0 without)."""
+    rows = conn.execute(FEES_SQL, {"at": at, "devices": device_ids}).fetchall()
+    return {device_id: fee for device_id, fee in rows}
+
+
 def _availabilities(
     conn: psycopg.Connection,
     cloud: DeviceCloudClient,
@@ -171,6 +190,7 @@ def _availabilities(
     states = {
         d.state.device_id: _without(d.state, running.get(d.state.device_id)) for d in usable.devices
     }
+    fees = _fees(conn, [m.device_id for m in members], activation.valid_from)
     devices = [
         availability_from_state(
             device_id=m.device_id,
@@ -182,6 +202,7 @@ def _availabilities(
             state=states.get(m.device_id),
             valid_from=activation.valid_from,
             valid_to=activation.valid_to,
+            fee_eur_per_activation=fees.get(m.device_id, Decimal(0)),
         )
         for m in members
         if m.device_type in OPERATING_RANGE

@@ -43,7 +43,7 @@ BASELINE_HORIZON_MIN = 10
 BLOCK_LOOKBACK = timedelta(days=1)
 #: Part of the digest: a change of the rules re-settles the days it touches.
 RULES = (
-    f"settlement rules v1; baseline horizon {BASELINE_HORIZON_MIN} min;"
+    f"settlement rules v2 (dispatched devices share); baseline horizon {BASELINE_HORIZON_MIN} min;"
     f" recovery {RECOVERY_MARGIN_MIN} min; {DEFAULT_PENALTY_RULE}; prices {TENNET_SOURCE}"
 )
 
@@ -58,6 +58,14 @@ select activation_id, revision, pool_id, direction, requested_mw, valid_from, va
 from latest
 where requested_mw > 0 and valid_to > %(lookback)s and valid_from < %(day_end)s
 order by pool_id, valid_from, activation_id
+"""
+
+# The devices each activation was dispatched to: an accepted setpoint above 0 kW in any revision.
+DISPATCHED_SQL = """
+select distinct activation_id, device_id
+from raw.dispatch_setpoints
+where activation_id = any(%(activation_ids)s) and status = 'accepted' and setpoint_kw > 0
+order by activation_id, device_id
 """
 
 MARKETS_SQL = "select pool_id, market from marts.dim_pools order by pool_id"
@@ -161,6 +169,7 @@ class DayPlan:
         """Each read by name, in digest order."""
         return {
             "activations": ACTIVATIONS_SQL,
+            "dispatched": DISPATCHED_SQL,
             "markets": MARKETS_SQL,
             "memberships": MEMBERSHIPS_SQL,
             "owners": OWNERS_SQL,
@@ -203,6 +212,7 @@ def plan_day(conn: psycopg.Connection, local_date: date) -> DayPlan:
     energy_isps = sorted(needed_energy_isps(local_date, activations))
     params = {
         "lookback": day_start - BLOCK_LOOKBACK,
+        "activation_ids": [activation.activation_id for activation in activations],
         "day_start": day_start,
         "day_end": day_end,
         "local_date": local_date,
@@ -279,6 +289,9 @@ def read_day_inputs(conn: psycopg.Connection, plan: DayPlan) -> DayInputs:
     energy: dict[tuple[str, datetime], Decimal] = {
         (device_id, isp_start): energy_kwh for device_id, isp_start, energy_kwh in fetch("energy")
     }
+    dispatched: dict[str, set[str]] = defaultdict(set)
+    for activation_id, device_id in fetch("dispatched"):
+        dispatched[activation_id].add(device_id)
     return DayInputs(
         local_date=plan.local_date,
         markets=dict(fetch("markets")),
@@ -290,6 +303,7 @@ def read_day_inputs(conn: psycopg.Connection, plan: DayPlan) -> DayInputs:
         customer_of_device=dict(fetch("owners")),
         contracts=[Contract(*row) for row in fetch("contracts")],
         prices=_prices(fetch("prices")),
+        dispatched={key: frozenset(devices) for key, devices in dispatched.items()},
     )
 
 

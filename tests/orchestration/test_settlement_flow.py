@@ -3,7 +3,8 @@
 The module registers a small fleet through registry_job (three customers, an mFRR pool and an
 imbalance pool, DEV-M moving from the imbalance pool to the mFRR pool at noon), writes one
 reading per device and minute around 2025-02-27 and builds the hourly measurement marts with dbt,
-writes frozen baselines and two activations by hand, loads TenneT's real prices for the day
+writes frozen baselines, two activations and their dispatch (every pool member got a setpoint)
+by hand, loads TenneT's real prices for the day
 through settlement_prices_job, and runs settlement_job for the day. The numbers are the worked
 examples of docs/finance.md (tests/domain/settlement/test_settlement_golden.py), now computed
 from measurements:
@@ -323,6 +324,34 @@ def pseudonym_key() -> Iterator[None]:
         os.environ["VPPAL_PSEUDONYM_KEY"] = previous
 
 
+def _write_dispatch(
+    conn: psycopg.Connection, activation_id: str, pool: str, direction: str, mw: str, number: int
+) -> None:
+    """The dispatch of an activation: every member of the pool at its start got a setpoint."""
+    start, end = isp(number), isp(number + 1)
+    members = [
+        device
+        for device, member_pool, valid_from, valid_to in MEMBERSHIPS
+        if member_pool == pool
+        and datetime.fromisoformat(valid_from) <= start
+        and (not valid_to or start < datetime.fromisoformat(valid_to))
+    ]
+    kw = Decimal(mw) * 1000
+    conn.execute(
+        "insert into raw.dispatch_runs (activation_id, revision, pool_id, direction,"
+        " requested_kw, planned_kw, accepted_kw, shortfall_kw, response)"
+        " values (%s, 1, %s, %s, %s, %s, %s, 0, 'activated')",
+        (activation_id, pool, direction, kw, kw, kw),
+    )
+    for device in members:
+        conn.execute(
+            "insert into raw.dispatch_setpoints (activation_id, revision, device_id, pool_id,"
+            " setpoint_kw, valid_from, valid_to, status) values (%s, 1, %s, %s, %s, %s, %s,"
+            " 'accepted')",
+            (activation_id, device, pool, kw / len(members), start, end),
+        )
+
+
 @pytest.fixture(scope="module")
 def registry(db_url, simulators, pseudonym_key, tmp_path_factory) -> str:
     """The hand-made fleet registered through registry_job; settlement tables emptied."""
@@ -369,6 +398,7 @@ def golden(registry, tmp_path_factory) -> str:
                 " %s, %s, %s)",
                 (activation_id, pool, direction, mw, isp(number), isp(number + 1)),
             )
+            _write_dispatch(conn, activation_id, pool, direction, mw, number)
     _load_prices(PRICES_BUNDLED)
     return url
 

@@ -177,3 +177,32 @@ def test_refusals():
 def test_pro_rata_watts_ties_go_by_key():
     assert pro_rata_watts(1, [("b", 1), ("a", 1)]) == [0, 1]
     assert pro_rata_watts(5, [("a", 2), ("b", 2)]) == [2, 2]  # more than the capacity
+
+
+def test_devices_without_a_fee_go_first_then_the_cheapest_fee_per_kw():
+    fleet = [
+        battery(),  # 5 kW up, no fee
+        heat_pump(fee_eur_per_activation=D("0.10")),  # 2 kW: 0.05 EUR per kW
+        ev(fee_eur_per_activation=D("0.10")),  # 4 kW: 0.025 EUR per kW
+    ]
+    small = disaggregate(D("4"), fleet, direction=Direction.UP)
+    assert small.setpoints_kw() == {"BAT": D("4.000"), "HP": D("0.000"), "EV": D("0.000")}
+    assert {line.device_id: line.status for line in small.lines}["EV"] == IDLE
+    bigger = disaggregate(D("7"), fleet, direction=Direction.UP)
+    assert bigger.setpoints_kw() == {"BAT": D("5.000"), "HP": D("0.000"), "EV": D("2.000")}
+    everything = disaggregate(D("12"), fleet, direction=Direction.UP)
+    assert everything.setpoints_kw() == {"BAT": D("5.000"), "HP": D("2.000"), "EV": D("4.000")}
+    assert everything.shortfall_kw == D("1.000")
+
+
+def test_a_failed_share_goes_to_dispatched_devices_before_idle_ones_with_a_fee():
+    fleet = [
+        battery(),  # 5 kW, no fee
+        battery(device_id="BAT2", site_id="S4", fee_eur_per_activation=D("0")),
+        ev(fee_eur_per_activation=D("0.01")),
+    ]
+    plan = disaggregate(D("6"), fleet, direction=Direction.UP)
+    assert plan.setpoints_kw() == {"BAT": D("3.000"), "BAT2": D("3.000"), "EV": D("0.000")}
+    moved = reallocate(plan, {"BAT2"})
+    # BAT takes what it can (5 kW), only the last kilowatt goes to the fee-paying car
+    assert moved.setpoints_kw() == {"BAT": D("5.000"), "BAT2": D("0.000"), "EV": D("1.000")}

@@ -14,6 +14,7 @@ from domain.dispatch.disaggregation import (
 )
 
 SITES = ["S1", "S2", "S3", "S4"]
+FEES = [Decimal("0"), Decimal("0"), Decimal("0.10"), Decimal("0.25")]
 
 
 def kw(low: str, high: str):
@@ -40,6 +41,7 @@ def devices(draw):
                 available_down_kw=draw(st.none() | kw("0", "60")),
                 controllable=draw(st.sampled_from([True, True, True, False])),
                 strike_price_eur_mwh=draw(st.none() | st.decimals(-50, 200, places=2)),
+                fee_eur_per_activation=draw(st.sampled_from(FEES)),
             )
         )
     return fleet
@@ -97,10 +99,23 @@ def test_plan_adds_up_respects_limits_and_leaves_out_excluded_sites(
     assert plan.dispatched_kw == min(plan.requested_kw, capacity)
     assert plan.shortfall_kw == plan.requested_kw - plan.dispatched_kw >= 0
     assert abs(plan.requested_kw - request) <= Decimal("0.0005")
-    # pro rata: every setpoint is within one watt of its exact share
-    if plan.requested_kw < capacity:
-        for line in plan.lines:
-            exact = Fraction(watts(plan.requested_kw) * watts(line.headroom_kw), watts(capacity))
+
+    # merit order: a device gets a setpoint only when every cheaper one (fee per watt of
+    # headroom) is full; within one cost level pro rata, within one watt of the exact share
+    def cost(line):
+        return Fraction(line.fee_eur_per_activation) / watts(line.headroom_kw)
+
+    for line in plan.lines:
+        if line.setpoint_kw > 0:
+            for cheaper in plan.lines:
+                if cost(cheaper) < cost(line):
+                    assert cheaper.setpoint_kw == cheaper.headroom_kw
+    for level in {cost(line) for line in plan.lines}:
+        members = [line for line in plan.lines if cost(line) == level]
+        taken = sum(watts(line.setpoint_kw) for line in members)
+        room = sum(watts(line.headroom_kw) for line in members)
+        for line in members:
+            exact = Fraction(taken * watts(line.headroom_kw), room)
             assert abs(watts(line.setpoint_kw) - exact) < 1
 
 
@@ -125,6 +140,17 @@ def test_reallocation_keeps_the_sum_when_capacity_allows(fleet, request, directi
     if remaining_capacity >= plan.requested_kw:
         assert moved.is_complete
     assert moved.shortfall_kw == moved.requested_kw - moved.dispatched_kw >= 0
+    # the gap goes to devices already dispatched (their fee is due anyway) before idle ones
+    # that cost a fee
+    idle_now_busy = [
+        line
+        for line in moved.lines
+        if before[line.device_id] == 0 and line.setpoint_kw > 0 and line.fee_eur_per_activation
+    ]
+    if idle_now_busy:
+        for line in moved.lines:
+            if line.device_id not in failed and before[line.device_id] > 0:
+                assert line.setpoint_kw == line.headroom_kw
     # failing again changes nothing for the devices already failed
     twice = reallocate(moved, failed)
     assert twice.setpoints_kw() == moved.setpoints_kw()

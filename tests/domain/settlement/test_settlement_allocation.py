@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -54,6 +55,15 @@ def test_revenue_shared_by_positive_contribution_and_contract_share():
     result = allocate_isp(tso_row("10.00"), [contribution("A", "30"), contribution("B", "10")])
     # A: 10 x 3/4 x 70 % = 5.25; B: 10 x 1/4 x 70 % = 1.75; margin 3.00
     assert payouts(result) == {"A": D("5.25"), "B": D("1.75")}
+    assert result.settlement.aggregator_margin_eur == D("3.00")
+
+
+def test_a_device_that_takes_no_part_weighs_nothing():
+    bystander = replace(contribution("B", "10"), takes_part=False)
+    result = allocate_isp(tso_row("10.00"), [contribution("A", "30"), bystander])
+    # A alone: 10 x 70 % = 7.00; B keeps its measured 10 kWh on its row and gets nothing
+    assert payouts(result) == {"A": D("7.00"), "B": D("0.00")}
+    assert {row.device_id: row.contribution_kwh for row in result.payouts}["B"] == D("10")
     assert result.settlement.aggregator_margin_eur == D("3.00")
 
 

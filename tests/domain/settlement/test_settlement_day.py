@@ -84,6 +84,7 @@ def inputs(**overrides) -> DayInputs:
         "customer_of_device": {"DEV-A": "C1"},
         "contracts": [Contract("C1", D("50"), D("1.00"), JAN)],
         "prices": prices(),
+        "dispatched": {"ACT": frozenset({"DEV-A"})},
     }
     return DayInputs(**{**base, **overrides})
 
@@ -103,6 +104,38 @@ def test_an_activation_over_two_isps_pays_its_fee_once_in_its_first_isp():
     # the device's contribution: its energy against the ISP before the activation block
     assert {row.contribution_kwh for row in day.prosumer_rows} == {D("200")}
     assert {row.customer_pseudonym for row in day.prosumer_rows} == {customer_pseudonym("C1", KEY)}
+
+
+def test_a_member_that_was_not_dispatched_gets_no_share_and_no_fee():
+    # DEV-B (customer C2, same contract) lowered its offtake by 100 kWh too, but the dispatch
+    # gave it no setpoint: its row records the contribution and pays nothing
+    two = inputs(
+        device_energy_kwh={
+            **inputs().device_energy_kwh,
+            ("DEV-B", T0800 - ISP): D("200"),
+            ("DEV-B", T0800): D("100"),
+            ("DEV-B", T0800 + ISP): D("100"),
+        },
+        memberships=[Membership("DEV-A", "POOL", JAN), Membership("DEV-B", "POOL", JAN)],
+        customer_of_device={"DEV-A": "C1", "DEV-B": "C2"},
+        contracts=[
+            Contract("C1", D("50"), D("1.00"), JAN),
+            Contract("C2", D("50"), D("1.00"), JAN),
+        ],
+    )
+    day = settle_day(two, KEY)
+    rows = {(row.device_id, row.isp_start): row for row in day.prosumer_rows}
+    assert rows[("DEV-B", T0800)].contribution_kwh == D("100")
+    assert {rows[("DEV-B", start)].payout_eur for start in (T0800, T0800 + ISP)} == {D("0.00")}
+    # DEV-A keeps exactly what it earned alone: half of 16.67 (+ the fee in the first ISP)
+    assert rows[("DEV-A", T0800)].payout_eur == D("9.34")
+    assert rows[("DEV-A", T0800 + ISP)].payout_eur == D("8.34")
+
+
+def test_an_activation_nobody_was_dispatched_for_leaves_the_revenue_to_the_aggregator():
+    day = settle_day(inputs(dispatched={}), KEY)
+    assert {row.payout_eur for row in day.prosumer_rows} == {D("0.00")}
+    assert {row.aggregator_margin_eur for row in day.tso_rows} == {D("16.67")}
 
 
 def test_the_energy_read_covers_the_day_the_references_and_the_activations_isps():
