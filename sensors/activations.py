@@ -6,7 +6,9 @@ from typing import Any
 
 import dagster as dg
 
+from integrations.clock import PlatformClock
 from integrations.database.resource import PostgresResource
+from integrations.device_cloud_client import DeviceCloudClient
 from integrations.settings import LANDING_DIR
 from integrations.tso_client import TsoClient
 from orchestration.jobs import dispatch_job
@@ -88,20 +90,32 @@ def evaluate_activations(
     description="Every second: new activation documents from the TSO's feed and from "
     "var/landing/tso/activations/ (signature in <file>.sig). Each is checked (signature, XSD, "
     "rules) and recorded; a refused one is quarantined with an activation_refused alert; an "
-    "accepted revision gets its partition and one dispatch run (run key = mRID + revision, so "
+    "accepted revision is acknowledged, dispatched and answered in the tick (up to 10 s of work "
+    "per tick; VPPAL_DISPATCH_IN_TICK=0 turns this off) and gets its partition and one dispatch "
+    "run that records it, or dispatches it when the tick did not (run key = mRID + revision, so "
     "a document delivered twice is dispatched once).",
     job=dispatch_job,
     minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def tso_activation_sensor(
-    context: dg.SensorEvaluationContext, tso: TsoClient, postgres: PostgresResource
+    context: dg.SensorEvaluationContext,
+    tso: TsoClient,
+    postgres: PostgresResource,
+    device_cloud: DeviceCloudClient,
+    clock: PlatformClock,
 ) -> dg.SensorResult:
-    """Poll, judge, and request one run per accepted activation revision."""
+    """Poll, judge, dispatch what the tick's budget allows, and request one run per revision."""
+    from integrations.dispatch import in_tick
+
     requests, keys, cursor, results = evaluate_activations(context.cursor, tso, postgres)
     refused = [r for r in results if r.status == "refused"]
     for result in refused:
         context.log.warning(result.reason)
+    if in_tick.enabled():
+        done = in_tick.dispatch_in_tick(results, postgres, tso, device_cloud, clock.now())
+        for key, why in done.left:
+            context.log.warning(f"activation {key} left to its dispatch run: {why}")
     if keys:
         # Added before the run requests are returned: the daemon validates each request's
         # partition against the instance while it resolves the tick, and a

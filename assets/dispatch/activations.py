@@ -91,44 +91,52 @@ def dispatch_plan(
 ):
     """Split the activation over the pool's devices, send the setpoints, answer the TSO.
 
-    Pro rata of each device's headroom over the activation (``domain.dispatch``; excluded sites
-    and devices without a usable state left out); a device that refuses its setpoint gets 0
-    and its share moves to the others; the activation response says activated, partially
-    activated or unavailable with the reason (``integrations/dispatch/run.py``).
+    Cheapest devices first, pro rata among equals (``domain.dispatch``; excluded sites and
+    devices without a usable state left out); a device that refuses its setpoint gets 0 and its
+    share moves to the others; the activation response says activated, partially activated or
+    unavailable with the reason (``integrations/dispatch/run.py``). Usually the sensor's tick
+    did this already (``integrations/dispatch/in_tick.py``): the run then records it.
     """
-    from integrations.dispatch.run import dispatch
+    from integrations.dispatch.run import dispatch, dispatch_summary, record_run
 
     activation = _activation(context.partition_key)
     with postgres.connect() as conn:
-        outcome = dispatch(conn, tso, device_cloud, activation, clock.now(), context.run_id)
-    plan = outcome.plan
+        done = dispatch_summary(conn, activation)
+        where = "the sensor's tick"
+        if done is None:
+            dispatch(conn, tso, device_cloud, activation, clock.now(), context.run_id)
+            where = "this run"
+        else:
+            record_run(conn, activation, context.run_id)
+        summary = dispatch_summary(conn, activation)
+    if summary is None:
+        raise dg.Failure(f"activation {context.partition_key}: the dispatch was not recorded")
     context.log.info(
-        "%s %s %s MW: %s kW planned on %d devices, %d failed, response %s",
+        "%s %s %s MW: %s kW on %d devices, %d failed, response %s (dispatched in %s)",
         activation.pool_id,
         activation.direction,
         activation.requested_mw,
-        plan.dispatched_kw,
-        sum(1 for line in plan.lines if line.setpoint_kw > 0),
-        len(outcome.failed),
-        outcome.response,
+        summary.dispatched_kw,
+        summary.devices_with_setpoint,
+        summary.devices_failed,
+        summary.response,
+        where,
     )
     yield dg.MaterializeResult(
         asset_key=DISPATCH_RUNS,
         metadata={
-            "requested_kw": dg.MetadataValue.float(float(plan.requested_kw)),
-            "dispatched_kw": dg.MetadataValue.float(float(plan.dispatched_kw)),
-            "shortfall_kw": dg.MetadataValue.float(float(plan.shortfall_kw)),
-            "response": dg.MetadataValue.text(outcome.response),
-            "setpoint_rounds": dg.MetadataValue.int(outcome.rounds),
+            "requested_kw": dg.MetadataValue.float(float(summary.requested_kw)),
+            "dispatched_kw": dg.MetadataValue.float(float(summary.dispatched_kw)),
+            "shortfall_kw": dg.MetadataValue.float(float(summary.shortfall_kw)),
+            "response": dg.MetadataValue.text(summary.response),
+            "dispatched_in": dg.MetadataValue.text(where),
         },
     )
     yield dg.MaterializeResult(
         asset_key=DISPATCH_SETPOINTS,
         metadata={
-            "devices_with_setpoint": dg.MetadataValue.int(
-                sum(1 for line in plan.lines if line.setpoint_kw > 0)
-            ),
-            "devices_failed": dg.MetadataValue.int(len(outcome.failed)),
-            "devices_left_out": dg.MetadataValue.int(len(plan.left_out)),
+            "devices_with_setpoint": dg.MetadataValue.int(summary.devices_with_setpoint),
+            "devices_failed": dg.MetadataValue.int(summary.devices_failed),
+            "devices_left_out": dg.MetadataValue.int(summary.devices_left_out),
         },
     )

@@ -113,8 +113,60 @@ def _send(
     return submission.document_mrid, datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class DispatchSummary:
+    """A stored dispatch of one activation revision (``raw.dispatch_runs`` and its setpoints)."""
+
+    requested_kw: Decimal
+    dispatched_kw: Decimal
+    shortfall_kw: Decimal
+    response: str
+    devices_with_setpoint: int
+    devices_failed: int
+    devices_left_out: int
+    run_id: str | None
+
+
+def dispatch_summary(conn: psycopg.Connection, activation: Activation) -> DispatchSummary | None:
+    """The finished dispatch of this revision (answered, or ended), or None when there is none."""
+    row = conn.execute(
+        "select requested_kw, planned_kw, shortfall_kw, response, run_id from raw.dispatch_runs"
+        " where activation_id = %s and revision = %s and response is not null",
+        (activation.mrid, activation.revision),
+    ).fetchone()
+    if row is None:
+        return None
+    [(with_setpoint, failed, left_out)] = conn.execute(
+        "select count(*) filter (where status = 'accepted' and setpoint_kw > 0),"
+        " count(*) filter (where status = 'failed'), count(*) filter (where status = 'left_out')"
+        " from raw.dispatch_setpoints where activation_id = %s and revision = %s",
+        (activation.mrid, activation.revision),
+    ).fetchall()
+    requested, planned, shortfall, response, run_id = row
+    return DispatchSummary(
+        requested,
+        planned or Decimal(0),
+        shortfall or Decimal(0),
+        response,
+        with_setpoint,
+        failed,
+        left_out,
+        run_id,
+    )
+
+
+def record_run(conn: psycopg.Connection, activation: Activation, run_id: str | None) -> None:
+    """Link a dispatch done outside a run (in the sensor's tick) to the run recording it."""
+    conn.execute(
+        "update raw.dispatch_runs set run_id = coalesce(run_id, %s) where activation_id = %s"
+        " and revision = %s",
+        (run_id, activation.mrid, activation.revision),
+    )
+    conn.commit()
+
+
 def acknowledge(conn: psycopg.Connection, tso: TsoClient, activation: Activation) -> datetime:
-    """Store the activation and acknowledge it to the TSO; returns when it was acknowledged."""
+    """Store the activation and acknowledge it to the TSO (once); returns when that was."""
     store_activation(conn, activation)
     xml = acknowledge_activation(
         activation.mrid,
@@ -128,8 +180,13 @@ def acknowledge(conn: psycopg.Connection, tso: TsoClient, activation: Activation
         " acknowledgement_mrid = %s where activation_id = %s and revision = %s",
         (at, mrid, activation.mrid, activation.revision),
     )
+    [(first,)] = conn.execute(
+        "select acknowledged_at from raw.tso_activations where activation_id = %s"
+        " and revision = %s",
+        (activation.mrid, activation.revision),
+    ).fetchall()
     conn.commit()
-    return at
+    return first
 
 
 def _running_setpoints(

@@ -407,3 +407,57 @@ def test_the_marts_show_each_activation_and_its_plan(platform, first, dispatcher
         (item.mrid,),
     )
     assert plans == [(1, Decimal("1500.000")), (2, Decimal("800.000"))]
+
+
+def test_the_tick_dispatches_and_the_run_only_records_it(platform, first, activation_feed):
+    item, _result, runs = first
+    # the dispatch row was written in the tick (no run id), then linked to the run recording it
+    [(run_id,)] = _query(
+        platform,
+        "select run_id from raw.dispatch_runs where activation_id = %s and revision = 1",
+        (item.mrid,),
+    )
+    assert run_id == runs[0].run_id
+    materialization = runs[0].asset_materializations_for_node("dispatch_plan")[0]
+    assert materialization.metadata["dispatched_in"].value == "the sensor's tick"
+    # the TSO heard once: one acknowledgement and one response, not again from the run
+    timeline = activation_feed.timeline(item.mrid)["activations"][0]
+    assert len(timeline["acknowledgements"]) == 1 and len(timeline["responses"]) == 1
+
+
+def test_with_the_tick_dispatch_off_or_out_of_budget_the_run_dispatches(
+    platform, dispatcher, activation_feed, monkeypatch
+):
+    from integrations.dispatch import in_tick
+
+    start = ISP + timedelta(hours=3)
+    monkeypatch.setenv(in_tick.SWITCH_VARIABLE, "0")
+    off = activation_feed.publish_activation(
+        pool_id=POOL,
+        market="afrr",
+        direction="up",
+        valid_from=start,
+        valid_to=start + timedelta(minutes=15),
+        bids=_bid(POOL, "1.000"),
+    )
+    _, runs = dispatcher.tick()
+    assert [r.success for r in runs] == [True]
+    materialization = runs[0].asset_materializations_for_node("dispatch_plan")[0]
+    assert materialization.metadata["dispatched_in"].value == "this run"
+    assert _run_row(platform, off.mrid)["response"] == "activated"
+    # out of budget: the tick leaves the activation to its run
+    monkeypatch.delenv(in_tick.SWITCH_VARIABLE)
+    monkeypatch.setattr(in_tick, "TICK_BUDGET_S", -1.0)
+    later = activation_feed.publish_activation(
+        pool_id=POOL,
+        market="afrr",
+        direction="up",
+        valid_from=start + timedelta(minutes=15),
+        valid_to=start + timedelta(minutes=30),
+        bids=_bid(POOL, "1.000"),
+    )
+    _, runs = dispatcher.tick()
+    assert [r.success for r in runs] == [True]
+    materialization = runs[0].asset_materializations_for_node("dispatch_plan")[0]
+    assert materialization.metadata["dispatched_in"].value == "this run"
+    assert _run_row(platform, later.mrid)["response"] == "activated"
