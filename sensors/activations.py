@@ -20,21 +20,30 @@ MAX_DOCUMENTS_PER_TICK = 200
 
 
 def _landed(seen: set[str], folder: Path) -> list[tuple[str, bytes, str | None]]:
-    """New ``*.xml`` files in the landing folder (signature in ``<name>.sig``), oldest first."""
+    """New ``*.xml`` files in the landing folder (signature in ``<name>.sig``), oldest first.
+
+    ``seen`` is updated in place to the digests of the files present now: a file removed from
+    the folder is forgotten (the cursor does not grow with every file ever landed); landed
+    again, the intake knows its bytes and answers ``duplicate``.
+    """
     import hashlib
 
     found = []
     if not folder.is_dir():
+        seen.clear()
         return found
+    present: set[str] = set()
     for path in sorted(folder.glob("*.xml"), key=lambda p: (p.stat().st_mtime, p.name)):
         xml = path.read_bytes()
         sha = hashlib.sha256(xml).hexdigest()
+        present.add(sha)
         if sha in seen:
             continue
         sig_path = path.with_name(path.name + ".sig")
         signature = sig_path.read_text().strip() if sig_path.exists() else None
         found.append((f"file:{path.name}", xml, signature))
-        seen.add(sha)
+    seen.clear()
+    seen |= present
     return found
 
 

@@ -8,6 +8,7 @@ ephemeral instance, as the daemon would launch them (minus the process spawn).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -369,6 +370,20 @@ def test_a_landed_file_with_its_signature_is_taken_and_one_without_is_refused(
         " and details->>'kind' = 'activation_response'",
     )
     assert any("FILE-ACTIVATION-1" in message for (message,) in alerts)
+    # the cursor keeps the digests of the files still there; a file moved away is forgotten,
+    # and landed again it is a known document: no second run
+    assert len(json.loads(dispatcher.cursor)["files"]) == 2
+    (tmp_path / "unsigned.xml").unlink()
+    (tmp_path / "signed.xml").rename(tmp_path / "kept.xml")
+    dispatcher.tick()
+    assert len(json.loads(dispatcher.cursor)["files"]) == 1
+    (tmp_path / "kept.xml").unlink()
+    dispatcher.tick()
+    assert json.loads(dispatcher.cursor)["files"] == []
+    (tmp_path / "again.xml").write_bytes(xml)
+    (tmp_path / "again.xml.sig").write_text(sign(load_tso_signing_key(), xml))
+    _, runs = dispatcher.tick()
+    assert runs == []
 
 
 def test_the_marts_show_each_activation_and_its_plan(platform, first, dispatcher):
