@@ -71,16 +71,34 @@ def pool_minute_series(
     return series
 
 
+ACTIVATION_WINDOWS_SQL = """
+with revisions as (
+    select
+        activation_id,
+        pool_id,
+        min(valid_from) over (partition by activation_id) as first_from,
+        case when requested_mw = 0 then valid_from else valid_to end as ran_to,
+        row_number() over (partition by activation_id order by revision desc) as newest
+    from raw.tso_activations
+)
+select activation_id, pool_id, first_from, ran_to
+from revisions
+where newest = 1 and ran_to > first_from and ran_to > %(start)s and first_from < %(end)s
+order by activation_id
+"""
+
+
 def activation_windows(
     conn: psycopg.Connection, start: datetime, end: datetime
 ) -> list[ActivationWindow]:
-    """Activations (latest revision each) overlapping [start, end)."""
-    rows = conn.execute(
-        "select distinct on (activation_id) activation_id, pool_id, valid_from, valid_to"
-        " from raw.tso_activations where valid_to > %s and valid_from < %s"
-        " order by activation_id, revision desc",
-        (start, end),
-    ).fetchall()
+    """Activations overlapping [start, end), each over the whole time it ran.
+
+    An activation runs from its first revision's start (a revision starts later and replaces
+    the rest) to its latest revision's end, or to the start of a latest revision of 0 MW,
+    which ends it. The latest revision's window alone would start the freeze minutes late,
+    with the pool already responding to the earlier revisions.
+    """
+    rows = conn.execute(ACTIVATION_WINDOWS_SQL, {"start": start, "end": end}).fetchall()
     return [ActivationWindow(*row) for row in rows]
 
 
