@@ -113,6 +113,7 @@ def reference(n: int, feed, url: str) -> list[float]:
     import dagster as dg
 
     from domain.cim.activation import ActivatedBid
+    from integrations.progress import Progress
     from orchestration.definitions import defs
     from orchestration.resources import build_resources
     from sensors.activations import evaluate_activations
@@ -122,6 +123,7 @@ def reference(n: int, feed, url: str) -> list[float]:
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
     seconds = []
+    progress = Progress("  in process", n, "activations")
     for i in range(n):
         start = FIRST_ISP + timedelta(hours=12, minutes=15 * i)
         feed.publish_activation(
@@ -145,6 +147,7 @@ def reference(n: int, feed, url: str) -> list[float]:
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
         seconds.append(time.perf_counter() - began)
+        progress.advance()
     return seconds
 
 
@@ -167,6 +170,7 @@ def main() -> int:
 
     from domain.cim.activation import ActivatedBid
     from integrations.database.urls import dagster_storage_url
+    from integrations.progress import Progress
     from integrations.secrets import load_tso_signing_key
     from orchestration.instance import QUIET_TELEMETRY
     from simulators.activation_feed import ActivationFeed
@@ -216,6 +220,7 @@ def main() -> int:
     try:
         time.sleep(15)  # the daemon loads the code and starts its sensor loop
         published: dict[str, str] = {}
+        publishing = Progress("  published", args.activations, "activations", every_s=10)
         for i in range(args.activations):
             start = FIRST_ISP + timedelta(minutes=15 * (i % 8), days=1 + i // 8)
             item = feed.publish_activation(
@@ -228,13 +233,17 @@ def main() -> int:
             )
             published[item.mrid] = item.published_at_wall.isoformat()
             time.sleep(args.spacing)
+            publishing.advance()
         deadline = time.monotonic() + 120
+        answering = Progress("  answered", len(published), "activations", every_s=10)
         while time.monotonic() < deadline:
             done = [
                 a
                 for a in feed.timeline()["activations"]
                 if a["document_mrid"] in published and a["responses"]
             ]
+            if len(done) > answering.done:
+                answering.advance(len(done) - answering.done)
             if len(done) == len(published):
                 break
             time.sleep(1)

@@ -39,6 +39,7 @@ from benchmarks._measure import machine, run_sampling_rss, timed
 from integrations.database import admin
 from integrations.database.resource import PostgresResource
 from integrations.database.urls import EXTERNAL_URL_VARIABLE, with_database
+from integrations.progress import Progress
 from integrations.settings import DBT_PROJECT_DIR
 
 BENCH_DATABASE = "vppal_bench_ingest"
@@ -172,7 +173,9 @@ def main() -> int:
     args = parser.parse_args()
     from integrations.quality.measurements import check_measurements
 
+    steps = Progress("measurement ingest", 8, "steps")
     (url, devices), setup_s = timed(lambda: prepare_database(args.devices, args.database))
+    steps.advance(note="registry and dbt set up")
     end = START + timedelta(hours=args.hours)
     with tempfile.TemporaryDirectory() as folder:
         path = args.csv or Path(folder) / "readings.csv"
@@ -180,9 +183,12 @@ def main() -> int:
             rows, generate_s = sum(1 for _ in path.open("rb")) - 1, 0.0
         else:
             rows, generate_s = timed(lambda: write_file(path, devices, args.hours))
+        steps.advance(note=f"{rows:,} readings in the file")
         size_mib = path.stat().st_size / 2**20
         copy_s = plain_copy(url, path)
+        steps.advance(note="COPY reference (unlogged)")
         logged_copy_s = plain_copy(url, path, logged=True)
+        steps.advance(note="COPY reference (logged)")
         # The intake runs in a process of its own, so its peak memory is its own (sampled). Its
         # time is that of load_file (hash, connect, read, check, COPY, quarantine, duplicates,
         # commit), as the COPY's is that of the COPY: not the interpreter's start and imports.
@@ -201,10 +207,14 @@ def main() -> int:
         )
         intake = json.loads(report_path.read_text())
         intake_s = intake["load_file"]
+        steps.advance(note="platform intake")
         report, check_s = timed(lambda: check_measurements(url, START, end))
+        steps.advance(note="quality suite")
         window = json.dumps({"min_ts": START.isoformat(), "max_ts": end.isoformat()})
         dbt_s, dbt_mib = dbt(["build", "--select", "tag:partitioned_hourly", "--vars", window])
+        steps.advance(note="dbt hourly aggregates")
         pandas_rows, pandas_s = pandas_to_sql(url, path)
+        steps.advance(note="pandas to_sql reference")
     with psycopg.connect(url) as conn:
         pool_isps = conn.execute("select count(*) from marts.fct_pool_energy_isp").fetchone()[0]
     if not args.keep:

@@ -22,6 +22,7 @@ from domain.registry import ENTITY_COLUMNS
 from integrations.database import admin
 from integrations.database.resource import PostgresResource
 from integrations.database.urls import EXTERNAL_URL_VARIABLE, with_database
+from integrations.progress import Progress
 from integrations.registry.loader import load_registry
 from integrations.settings import DBT_PROJECT_DIR
 from simulators.fleet import generate_fleet, write_batch
@@ -78,15 +79,21 @@ def main() -> int:
     admin.ensure_database(url)
     admin.migrate(url)
 
+    progress = Progress("registry build", 5, "steps")
     with tempfile.TemporaryDirectory() as folder:
         landing = Path(folder) / "registry"
         fleet, generate_s = timed(lambda: generate_fleet(args.devices))
         write_batch(fleet.tables(), landing / "batch-0001")
+        progress.advance(note="fleet generated")
         rows = sum(len(rows) for rows in fleet.tables().values())
         reference_rows, reference_s = copy_reference(url, landing / "batch-0001")
+        progress.advance(note="COPY reference")
         report, intake_s = timed(lambda: load_registry(url, landing))
+        progress.advance(note="intake")
         reload_report, reload_s = timed(lambda: load_registry(url, landing))
+        progress.advance(note="reload")
     dbt_s, dbt_mib = dbt_build(url)
+    progress.advance(note="dbt build")
     own_mib = peak_rss_mib()
     admin.drop_database(url)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from integrations.database.admin import prepare_database
+from integrations.progress import Progress, listening
 from integrations.settings import LANDING_DIR, SAMPLE_DATA_DIR
 from integrations.settlement.summary import settlement_summary_text
 from integrations.summary import (
@@ -90,8 +91,13 @@ def _run(
     ops: dict[str, object] | None = None,
     resources: dict[str, object] | None = None,
     label: str = "",
+    quiet: bool = False,
     **kwargs: object,
 ) -> bool:
+    """Run ``job`` in process; say how it went (only a failure when ``quiet``).
+
+    While it runs, the progress its assets report (hours loaded, models built, ...) is said too.
+    """
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -103,17 +109,32 @@ def _run(
     if resources:
         run_config["resources"] = resources
     job_label = f"{job} {label}".strip()
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, listening(lambda line: say(f"  {line}")):
         result = defs.resolve_job_def(job).execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False, **kwargs
         )
     seconds = time.monotonic() - started
     if result.success:
-        say(f"{job_label}: run {result.run_id} succeeded in {seconds:.1f} s")
+        if not quiet:
+            say(f"{job_label}: run {result.run_id} succeeded in {seconds:.1f} s")
     else:
         failed = f"FAILED after {seconds:.1f} s (see `make dev` → Runs)"
         say(f"{job_label}: run {result.run_id} {failed}")
+        for line in failure_lines(result):
+            say(f"  {line}")
     return result.success
+
+
+def failure_lines(result: object) -> list[str]:
+    """Per failed step, its name and the root error's first line (which names what to fix)."""
+    lines = []
+    for event in result.get_step_failure_events():  # type: ignore[attr-defined]
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause  # Dagster wraps the asset's own exception
+        message = error.message.strip().splitlines()[0] if error and error.message else "?"
+        lines.append(f"step {event.step_key}: {message}")
+    return lines
 
 
 def hour_range_tags(start: datetime, end: datetime) -> dict[str, str]:
@@ -169,6 +190,7 @@ def replay_bidding(
     resent = resend_recorded_bids(tso_clock, start, end)
     if resent:
         say(f"{resent} bid documents recorded by an earlier run posted again to the TSO simulator")
+    progress = Progress("bidding", int((end - start) / timedelta(hours=1)), "hours", say)
     hour = start
     while hour < end:
         tick = hour - BIDDING_DECISION_LEAD
@@ -180,9 +202,11 @@ def replay_bidding(
             resources=clock,
             partition_key=f"{hour:%Y-%m-%d-%H:%M}",
             label=f"{hour:%H:%M}Z decided at {tick:%H:%M}Z",
+            quiet=True,
         )
         if not ok:
             return False
+        progress.advance(note=f"{hour:%H:%M}Z decided at {tick:%H:%M}Z")
         hour += timedelta(hours=1)
     tso_clock.set(None)
     return True
@@ -226,6 +250,7 @@ def replay_activations(
     launched: set[str] = set()
     counts = {"documents": 0, "refused": 0, "runs": 0, "failed": 0}
     started = time.monotonic()
+    progress = Progress("activations", int((end - start) / timedelta(hours=1)), "hours", say)
     moment = start
     with dg.DagsterInstance.get() as instance:
         while moment < end:
@@ -251,9 +276,11 @@ def replay_activations(
                 )
                 counts["runs"] += 1
                 counts["failed"] += 0 if result.success else 1
-            if moment.minute == 0 and moment.hour % 6 == 0 and counts["documents"]:
-                say(f"{moment:%H:%M}Z: {counts['documents']} documents, {counts['runs']} runs")
             moment += ACTIVATION_STEP
+            if (moment - start) % timedelta(hours=1) == timedelta(0):  # an hour replayed
+                progress.advance(
+                    note=f"{counts['documents']} documents, {counts['runs']} dispatch runs"
+                )
     tso_clock.set(None)
     seconds = time.monotonic() - started
     say(
@@ -322,10 +349,13 @@ def run_demo() -> int:
         if not _run(say, "validation_hourly_job", tags=hour_range_tags(first_hour, end)):
             return 1
         step(10, "settlement: TenneT's prices, delivery, TSO revenue, prosumer payouts, exports")
-        if not _run(say, "settlement_prices_job"):
+        settlement = Progress("settlement", 2, "runs", say)
+        if not _run(say, "settlement_prices_job", quiet=True):
             return 1
-        if not _run(say, "settlement_job", partition_key=DEMO_DAY.isoformat()):
+        settlement.advance(note="prices loaded")
+        if not _run(say, "settlement_job", partition_key=DEMO_DAY.isoformat(), quiet=True):
             return 1
+        settlement.advance(note=f"{DEMO_DAY} settled and exported")
     finally:
         for service in (tso, device_cloud):
             service.stop()

@@ -54,6 +54,7 @@ def pool_baselines(
         issued_in_window,
         pool_minute_series,
     )
+    from integrations.progress import Progress, relay
     from integrations.reporting.baseline_plot import baseline_panels_png
     from integrations.reporting.images import markdown_image, save_report_image
 
@@ -65,11 +66,13 @@ def pool_baselines(
         activations = activation_windows(conn, history_start, window.end)
         chosen = chosen_methods(conn)
         frames = []
+        progress = Progress("baselines", len(series), "pools", relay(context.log.info))
         for pool_id, pool_series in series.items():
             methods = {h: chosen.get((pool_id, h), "persistence") for h in HORIZONS_MIN}
             windows = [(a.start, a.end) for a in activations if a.pool_id == pool_id]
             issued = issue_baselines(pool_series, issue_times, HORIZONS_MIN, methods, windows)
             frames.append(issued.assign(pool_id=pool_id))
+            progress.advance(note=pool_id)
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         added = insert_baselines(conn, rows, context.run_id) if len(rows) else 0
         # what is stored (issued earlier rows win over this run's), for the chart and counts

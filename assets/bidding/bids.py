@@ -14,24 +14,20 @@ TSO_BIDS = dg.AssetKey(["outbox", "tso_bids"])
 POOL_FLEX = dg.AssetKey(["raw", "pool_flex_isp"])
 
 
-def _ladder_table(conn: psycopg.Connection, start: datetime, end: datetime) -> str:
-    """The bids of the window's first ISP as a markdown table (the ladder per pool)."""
-    import pandas as pd
+def _ladders_per_pool(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, str]:
+    """The window's bids (latest revision of each) as a ladder per gate, a table per pool."""
+    from psycopg.rows import namedtuple_row
 
-    rows = conn.execute(
-        "select pool_id, market, direction, step, quantity_mw, price_eur_mwh, status"
-        " from marts.fct_bids where isp_start = (select min(isp_start) from marts.fct_bids"
-        " where isp_start >= %s and isp_start < %s)"
-        " order by pool_id, direction, step",
-        (start, end),
-    ).fetchall()
-    if not rows:
-        return "no bids in the window"
-    frame = pd.DataFrame(
-        rows,
-        columns=["pool", "market", "direction", "step", "MW", "EUR/MWh", "status"],
-    )
-    return frame.to_markdown(index=False)
+    from integrations.reporting.bid_ladders import ladders_by_pool
+
+    with conn.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(
+            "select distinct on (bid_mrid) pool_id, isp_start, gate_closes_at, direction, step,"
+            " quantity_mw, price_eur_mwh, status from marts.fct_bids"
+            " where isp_start >= %s and isp_start < %s order by bid_mrid, revision desc",
+            (start, end),
+        )
+        return ladders_by_pool(cursor.fetchall())
 
 
 @dg.asset(
@@ -92,7 +88,7 @@ def tso_bids(
             "revision)",
         )
     with postgres.connect() as conn:
-        ladder = _ladder_table(conn, window.start, window.end)
+        ladders = _ladders_per_pool(conn, window.start, window.end)
     return dg.MaterializeResult(
         metadata={
             "decided_at": dg.MetadataValue.text(now.isoformat()),
@@ -104,6 +100,9 @@ def tso_bids(
             "documents_rejected": dg.MetadataValue.int(outcome.answers.get("rejected", 0)),
             "documents_expired_unanswered": dg.MetadataValue.int(outcome.expired),
             "gates_missed": dg.MetadataValue.int(len(outcome.gates_missed)),
-            "bid_ladder_first_isp": dg.MetadataValue.md(ladder),
+            **{
+                f"bid_ladder_{pool_id}": dg.MetadataValue.md(table)
+                for pool_id, table in ladders.items()
+            },
         }
     )

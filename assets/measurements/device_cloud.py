@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
+from assets.measurements.quarantine_metadata import quarantine_metadata
 from integrations.database.resource import PostgresResource
 from integrations.device_cloud_client import DeviceCloudClient
 from orchestration.partitions import hourly_partitions
@@ -60,9 +61,12 @@ def raw_device_measurements(
 ) -> dg.MaterializeResult:
     """Fetch each hour of the partition window from the device cloud and load it."""
     from integrations.measurements.loader import load_device_cloud_window
+    from integrations.progress import Progress, relay
     from integrations.quality.measurements import check_measurements
 
     window = context.partition_time_window
+    hours = int((window.end - window.start) / timedelta(hours=1))
+    progress = Progress("device cloud", hours, "hours", relay(context.log.info), every_s=10)
     totals = {"loaded": 0, "quarantined": 0, "duplicate": 0, "conflicting": 0, "unchanged": 0}
     reasons: dict[str, int] = {}
     hour = window.start
@@ -80,6 +84,7 @@ def raw_device_measurements(
         for code, count in result.quarantined_by_reason.items():
             reasons[code] = reasons.get(code, 0) + count
         hour = end
+        progress.advance(note=f"{totals['loaded']:,} readings loaded")
     context.log.info("device cloud %s - %s: %s", window.start, window.end, totals)
     report = check_measurements(postgres.url, window.start, window.end)
     return dg.MaterializeResult(
@@ -89,7 +94,7 @@ def raw_device_measurements(
             "duplicates_dropped": dg.MetadataValue.int(totals["duplicate"]),
             "conflicts_recorded": dg.MetadataValue.int(totals["conflicting"]),
             "hours_unchanged": dg.MetadataValue.int(totals["unchanged"]),
-            "quarantine_by_reason": dg.MetadataValue.json(reasons),
+            **quarantine_metadata(reasons),
         },
         check_results=[
             dg.AssetCheckResult(

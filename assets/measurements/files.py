@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.measurements.quarantine_metadata import quarantine_metadata
 from integrations.database.resource import PostgresResource
 from integrations.settings import LANDING_DIR
 
@@ -65,7 +66,7 @@ def measurement_files(
             "files_loaded": dg.MetadataValue.int(loaded),
             "files_skipped": dg.MetadataValue.int(skipped),
             "loads": dg.MetadataValue.md("\n".join(table)),
-            "quarantine_by_reason": dg.MetadataValue.json(reasons),
+            **quarantine_metadata(reasons),
             "hours_touched": dg.MetadataValue.text(json.dumps(sorted(hours))),
         }
     )

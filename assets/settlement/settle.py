@@ -72,11 +72,13 @@ def settle_day(
     """
     from datetime import UTC, date, datetime
 
+    from assets.settlement.report import settlement_run_metadata
     from domain.settlement.day import day_bounds, settle_day, version_day
     from domain.settlement.statements import settlement_month
     from integrations.secrets import load_pseudonym_key
     from integrations.settlement import store
     from integrations.settlement.inputs import inputs_digest, plan_day, read_day_inputs
+    from integrations.settlement.reconciliation import reconcile_isps, reconcile_month
 
     local_date = date.fromisoformat(context.partition_key)
     start, end = day_bounds(local_date)
@@ -86,7 +88,8 @@ def settle_day(
     with store.settlement_transaction(postgres.url) as conn:
         plan = plan_day(conn, local_date)
         digest = inputs_digest(conn, plan)
-        settlement = settle_day(read_day_inputs(conn, plan), key)
+        inputs = read_day_inputs(conn, plan)
+        settlement = settle_day(inputs, key)
         versions = version_day(
             settlement,
             tso_ledger=store.tso_ledger(conn, start, end),
@@ -105,9 +108,8 @@ def settle_day(
             created_at=created_at,
             month=month,
         )
-    revenue = sum((row.revenue_eur for row in settlement.tso_rows), 0)
-    margin = sum((row.aggregator_margin_eur or 0 for row in settlement.tso_rows), 0)
-    paid = sum((row.payout_eur for row in settlement.prosumer_rows), 0)
+        # the ledger after this run, read in its transaction (the dbt views come later)
+        isps_checked, month_checked = reconcile_isps(conn, start, end), reconcile_month(conn, month)
     skipped: dict[str, int] = {}
     for skip in settlement.skipped:
         skipped[skip.reason_code] = skipped.get(skip.reason_code, 0) + 1
@@ -126,9 +128,9 @@ def settle_day(
             "settlement_id": dg.MetadataValue.int(counts.settlement_id),
             "inputs_digest": dg.MetadataValue.text(digest),
             "pool_isps_settled": dg.MetadataValue.int(counts.isps_settled),
-            "revenue_eur": dg.MetadataValue.text(str(revenue)),
-            "aggregator_margin_eur": dg.MetadataValue.text(str(margin)),
-            "payouts_eur": dg.MetadataValue.text(str(paid)),
+            **settlement_run_metadata(
+                local_date, settlement, inputs.activations, isps_checked, month_checked
+            ),
         },
     )
     yield dg.MaterializeResult(

@@ -39,9 +39,12 @@ def tso_validation_documents(
     posted; a re-run sends only what is new or not yet acknowledged, and changed content goes
     out as the next revision of the same mRID.
     """
+    from integrations.progress import Progress, relay
     from integrations.validation.submit import submit_validation_hour
 
     window = context.partition_time_window
+    hours = int((window.end - window.start) / timedelta(hours=1))
+    progress = Progress("validation documents", hours, "hours", relay(context.log.info))
     totals: dict[str, int] = {}
     unanswered = 0
     hour = window.start
@@ -51,6 +54,7 @@ def tso_validation_documents(
             totals[key] = totals.get(key, 0) + count
         unanswered += outcome.unanswered
         hour += timedelta(hours=1)
+        progress.advance(note=f"{totals.get('accepted', 0)} documents accepted")
     context.log.info("validation documents %s - %s: %s", window.start, window.end, totals)
     if unanswered:
         raise dg.Failure(

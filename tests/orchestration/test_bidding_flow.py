@@ -153,7 +153,11 @@ def test_every_pool_bids_and_the_tso_accepts_every_document(platform, first_bids
     assert first_bids["documents_accepted"] == first_bids["documents_recorded"] > 0
     documents = {b["document_mrid"] for b in bids}
     assert len(documents) == first_bids["documents_recorded"]
-    assert "| pool" in first_bids["bid_ladder_first_isp"]
+    ladders = {k: v for k, v in first_bids.items() if k.startswith("bid_ladder_")}
+    assert set(ladders) == {f"bid_ladder_{pool}" for pool in pools}
+    for table in ladders.values():  # a row per gate (the window's 4 ISPs) and direction
+        assert table.startswith("| gate closes | ISP (Amsterdam) |")
+        assert len(table.splitlines()) - 2 >= 4
 
 
 def test_bids_follow_the_rules(platform, first_bids):
