@@ -39,7 +39,12 @@ from integrations.device_cloud_client import DeviceCloudClient, SetpointRequest
 from integrations.flexibility.pool_devices import member_devices
 from integrations.flexibility.store import pool_members, site_exclusions
 from integrations.tso_client import TsoClient
-from integrations.tso_submissions import record_document, submit
+from integrations.tso_submissions import (
+    document_identity,
+    next_revision,
+    record_document,
+    submit,
+)
 from integrations.validation.store import open_rejection_alert
 
 ACK_KIND = "activation_acknowledgement"
@@ -299,6 +304,19 @@ def _requests(plan: DispatchPlan, activation: Activation, also: set[str]) -> lis
     ]
 
 
+def answer_document(conn: psycopg.Connection, response: Any) -> bytes:
+    """The answer's document; a changed answer goes as the next revision of its mRID.
+
+    A run whose answer the TSO never acknowledged (it was down) leaves that revision recorded;
+    its rerun re-plans, and an answer that differs must not reuse the recorded revision.
+    """
+    xml = build_activation_response_document(response)
+    revision, _ = next_revision(conn, response.mrid, document_identity(xml)[3])
+    if revision == response.revision:
+        return xml
+    return build_activation_response_document(dataclasses.replace(response, revision=revision))
+
+
 def dispatch(
     conn: psycopg.Connection,
     tso: TsoClient,
@@ -367,7 +385,7 @@ def dispatch(
         reason_text=None if plan.is_complete else _shortfall_text(plan, failed),
     )
     response_mrid, responded_at = _send(
-        conn, tso, build_activation_response_document(response), RESPONSE_KIND, activation
+        conn, tso, answer_document(conn, response), RESPONSE_KIND, activation
     )
     answer = {
         "activated": "activated" if plan.is_complete else "partially_activated",
