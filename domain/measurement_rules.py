@@ -6,7 +6,8 @@ gets one reason code per refused row, in this order of precedence:
 
 ``missing_value`` → ``timestamp_without_offset`` / ``unparsable_timestamp`` →
 ``non_finite_power`` / ``unparsable_power`` → ``unknown_device`` → ``power_above_rated``
-(|power| above 1.5 × the device's rated power) → ``future_timestamp``.
+(|power| above 1.5 × the device's rated power) → ``timestamp_before_2000`` →
+``future_timestamp``.
 
 Accepted rows keep their original strings: PostgreSQL's own input functions parse them during
 ``COPY``, exactly as a plain ``COPY`` of the file would, so the checks here add no second parse
@@ -16,7 +17,7 @@ on the database side. The patterns accept only what PostgreSQL also accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +26,9 @@ import pyarrow.compute as pc
 RATED_POWER_FACTOR = 1.5
 #: Readings up to this far ahead of the load time are accepted (device clocks drift).
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: Readings before this are refused: no device of the platform measured then, and every
+#: distinct day would create a partition (year 0 does not even fit a Python datetime).
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
 TS_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$"
 TS_WITHOUT_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
@@ -40,6 +44,7 @@ REASONS = {
     "unknown_device": "device_id is not a registered device",
     "power_above_rated": "|power_w| is above 1.5 × the device's rated power",
     "future_timestamp": "ts lies in the future",
+    "timestamp_before_2000": "ts lies before 2000-01-01 (UTC)",
 }
 
 
@@ -157,8 +162,12 @@ def judge_batch(
     missing = _blank(device_id)
     if not pa.types.is_timestamp(ts.type):
         missing = pc.or_(missing, _blank(_as_strings(ts)))
+    else:  # a typed column (Parquet) that is null: empty, not unparsable
+        missing = pc.or_(missing, pc.is_null(ts))
     if not (pa.types.is_floating(power_w.type) or pa.types.is_integer(power_w.type)):
         missing = pc.or_(missing, _blank(_as_strings(power_w)))
+    else:
+        missing = pc.or_(missing, pc.is_null(power_w))
     parsed_ts, naive, bad_ts = _parse_timestamps(ts)
     power, non_finite, bad_power = _parse_power(power_w)
 
@@ -170,11 +179,14 @@ def judge_batch(
         above = pa.array(np.abs(power) > RATED_POWER_FACTOR * rated)
     horizon = pa.scalar(now + FUTURE_TOLERANCE, pa.timestamp("us", tz="UTC"))
     future = pc.fill_null(pc.greater(parsed_ts, horizon), False)
+    earliest = pa.scalar(EARLIEST_TS, pa.timestamp("us", tz="UTC"))
+    ancient = pc.fill_null(pc.less(parsed_ts, earliest), False)
 
     reasons = pa.nulls(len(device_id), pa.string())
     # Apply from the lowest precedence up, so the first rule that applies wins.
     for code, mask in (
         ("future_timestamp", future),
+        ("timestamp_before_2000", ancient),
         ("power_above_rated", above),
         ("unknown_device", unknown),
         ("unparsable_power", bad_power),

@@ -16,10 +16,11 @@ contracts by (customer_id, valid_from).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.ean import ean18_problem
@@ -27,6 +28,8 @@ from domain.ean import ean18_problem
 MARKETS = ("afrr", "mfrr", "imbalance", "congestion")
 DEVICE_TYPES = ("ev_charger", "heat_pump", "battery", "pv_inverter", "other")
 PERSONAL_FIELDS = ("name", "email", "address")
+#: What quarantine shows instead of a personal value.
+REDACTED = "<redacted>"
 
 #: Registry files in the order they are applied within a batch, with their columns.
 ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -114,14 +117,16 @@ def _text(row: Mapping[str, str | None], column: str, *, required: bool = True) 
 def _identifier(row: Mapping[str, str | None], column: str) -> str:
     value = _text(row, column)
     assert value is not None
-    if len(value) > 64 or not all(char.isalnum() or char in "-_." for char in value):
+    if not _is_identifier(value):
         raise RecordProblem(
             "invalid_identifier",
-            f"{column} {value!r} is not an id (1-64 letters, digits, '-', '_' or '.')",
+            f"{column} {value!r} is not an id (1-64 ASCII letters, digits, '-', '_' or '.')",
         )
     return value
 
 
+#: A number as the files write it: ASCII digits, a decimal point, an optional exponent.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 #: (decimal places, exclusive bound of the absolute value) per numeric column: what the raw
 #: table's numeric(p, s) column holds. Values are refused, never rounded.
 NUMBER_LIMITS: dict[str, tuple[int, Decimal]] = {
@@ -138,12 +143,11 @@ def _decimal(
     raw = _text(row, column, required=required)
     if raw is None:
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise RecordProblem("invalid_number", f"{column} {raw!r} is not a number") from None
-    if not value.is_finite():
+    if raw.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
         raise RecordProblem("invalid_number", f"{column} {raw!r} is not a finite number")
+    if not _PLAIN_NUMBER.fullmatch(raw):  # Decimal also takes '1_0' and '١٢'
+        raise RecordProblem("invalid_number", f"{column} {raw!r} is not a number")
+    value = Decimal(raw)
     places, bound = NUMBER_LIMITS[column]
     if abs(value) >= bound:
         raise RecordProblem("invalid_number", f"{column} {raw} is out of range (|x| < {bound:,})")
@@ -172,6 +176,12 @@ def _timestamp(
             "timestamp_without_offset",
             f"{column} {raw!r} has no UTC offset (write e.g. 2025-01-01T00:00:00+01:00)",
         )
+    try:  # stored as timestamptz, it must read back as a datetime: years 1-9999 in UTC
+        value.astimezone(UTC)
+    except OverflowError:
+        raise RecordProblem(
+            "invalid_timestamp", f"{column} {raw!r} lies outside the years 1-9999 in UTC"
+        ) from None
     return value
 
 
@@ -212,13 +222,36 @@ def overlaps(a: Interval, b: Interval) -> bool:
 
 
 def redact(entity: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy a raw row for quarantine, hiding personal data (customers' name, e-mail, address)."""
+    """Copy a raw row for quarantine, hiding personal data (customers' name, e-mail, address).
+
+    A customer id that is not an id (a shifted row may put a name there) is hidden too.
+    """
     record = {key: value for key, value in row.items() if key is not None}
     if entity == "customers":
         for column in PERSONAL_FIELDS:
             if record.get(column):
-                record[column] = "<redacted>"
+                record[column] = REDACTED
+        customer_id = (record.get("customer_id") or "").strip()
+        if customer_id and not _is_identifier(customer_id):
+            record["customer_id"] = REDACTED
     return record
+
+
+def _is_identifier(value: str) -> bool:
+    """1-64 ASCII letters, digits, '-', '_' or '.': no look-alikes (full-width, Cyrillic)."""
+    return (
+        0 < len(value) <= 64
+        and value.isascii()
+        and all(char.isalnum() or char in "-_." for char in value)
+    )
+
+
+def _hide_redacted(message: str, row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
+    """Take the values ``redact`` hid out of a problem's message (it may quote them)."""
+    for column, value in row.items():
+        if column is not None and value and record.get(column) == REDACTED != value:
+            message = message.replace(repr(value.strip()), REDACTED)
+    return message
 
 
 # -- the registry as it stands ----------------------------------------------------------------
@@ -265,12 +298,9 @@ class RegistryState:
                 seen_in_file.setdefault(key, (line, values))
                 record = commit()
             except RecordProblem as problem:
-                subject = _subject(entity, row)
-                outcome.rejected.append(
-                    Rejection(
-                        entity, line, redact(entity, row), problem.code, f"{subject}: {problem}"
-                    )
-                )
+                record = redact(entity, row)
+                reason = f"{_subject(entity, record)}: {_hide_redacted(str(problem), row, record)}"
+                outcome.rejected.append(Rejection(entity, line, record, problem.code, reason))
                 continue
             if record is None:
                 outcome.unchanged += 1

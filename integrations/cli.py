@@ -1,4 +1,7 @@
-"""The ``vppal`` command line: ``vppal db start|stop|status|url``, ``vppal summary``."""
+"""The ``vppal`` command line: ``vppal db start|stop|status|url``, ``vppal summary``, ...
+
+``vppal privacy erase CUSTOMER_ID --reason TEXT`` erases a customer's personal data.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,11 @@ from integrations.database.urls import (
 
 
 def _db_start() -> int:
-    print(admin.prepare_database())
+    try:
+        print(admin.prepare_database())
+    except RuntimeError as error:  # the message says what failed and what to do, no traceback
+        print(f"vppal db start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -74,6 +81,40 @@ def _with_db(command: list[str]) -> int:
     return subprocess.call(command)
 
 
+def _privacy_erase(customer_id: str, reason: str, landing: str | None) -> int:
+    """Erase a customer's personal data (docs/privacy.md); print what was done, no personal data."""
+    from pathlib import Path
+
+    from integrations.privacy.erasure import (
+        ErasureReasonError,
+        UnknownCustomerError,
+        erase_customer,
+    )
+
+    try:
+        report = erase_customer(
+            database_url(),
+            customer_id,
+            reason=reason,
+            landing=Path(landing) if landing else None,
+        )
+    except (RuntimeError, ValueError, UnknownCustomerError) as error:
+        kind = "refused" if isinstance(error, ErasureReasonError) else "error"
+        print(f"{kind}: {error}", file=sys.stderr)
+        return 1
+    print(f"erasure {report.erasure_id}: customer {customer_id} is now {report.customer_pseudonym}")
+    if report.already_erased:
+        print("  (erased before: this run removed what came back)")
+    print(f"  personal data rows deleted: {report.personal_rows_deleted}")
+    files = len(report.files_redacted)
+    print(f"  landed files redacted: {files} ({report.records_redacted} records)")
+    for path in report.files_redacted:
+        print(f"    {path}")
+    for path, why in report.files_unreadable:
+        print(f"  NOT READ, check by hand: {path} ({why})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests."""
     parser = argparse.ArgumentParser(prog="vppal", description="VPP Aggregation Layer tools")
@@ -90,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
         "with-db", help="start the database if needed and run a command with dbt's connection set"
     )
     with_db.add_argument("run", nargs=argparse.REMAINDER)
+    privacy = commands.add_parser("privacy", help="data subject requests (docs/privacy.md)")
+    privacy_verbs = privacy.add_subparsers(dest="privacy_command", required=True)
+    erase = privacy_verbs.add_parser(
+        "erase", help="delete a customer's personal data; settlement history stays pseudonymous"
+    )
+    erase.add_argument("customer_id")
+    erase.add_argument(
+        "--reason", required=True, help="why (e.g. a ticket number); no personal data"
+    )
+    erase.add_argument(
+        "--landing", help="registry landing folder (default var/landing/registry)", default=None
+    )
     sims = commands.add_parser("simulators", help="serve the TSO and device-cloud simulators")
     sims.add_argument("--tso-port", type=int, default=8701)
     sims.add_argument("--device-cloud-port", type=int, default=8702)
@@ -114,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return _dbt(args.dbt_args)
     if args.command == "with-db":
         return _with_db(args.run)
+    if args.command == "privacy":
+        return _privacy_erase(args.customer_id, args.reason, args.landing)
     if args.command == "simulators":
         from simulators.serve import serve_simulators
 

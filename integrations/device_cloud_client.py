@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from integrations.http import retrying_session
+from integrations.http import (
+    UnexpectedAnswerError,
+    json_int,
+    json_object,
+    json_objects,
+    retrying_session,
+    unexpected,
+)
 
 if TYPE_CHECKING:  # requests loads in runs only
     import requests
@@ -53,12 +60,21 @@ class SetpointRequest:
         }
 
 
+#: ``SetpointResult.status`` of a setpoint whose batch got no answer after every attempt.
+UNANSWERED = "unanswered"
+
+
+class DeviceCloudUnavailableError(RuntimeError):
+    """The device cloud gave no usable answer to a request after every attempt."""
+
+
 @dataclass(frozen=True)
 class SetpointResult:
     """The device cloud's answer to one setpoint: accepted, or rejected with a reason.
 
     Reasons: ``unknown_device``, ``not_controllable``, ``outside_operating_range ...``,
-    ``superseded ...``, ``simulated_failure``, ``invalid: ...``. ``duplicate``: it had the very
+    ``superseded ...``, ``simulated_failure``, ``invalid: ...``; for status ``unanswered``,
+    ``no answer from the device cloud after N attempts: ...``. ``duplicate``: it had the very
     same setpoint already (a retry).
     """
 
@@ -75,7 +91,12 @@ class SetpointResult:
 
 
 class DeviceCloudClient(dg.ConfigurableResource):
-    """Pages the device cloud's REST API with ``requests``."""
+    """Pages the device cloud's REST API with ``requests``.
+
+    An answer that is not the JSON promised (not JSON, keys missing, wrong types, or a page
+    announcing more without advancing its cursor) raises ``UnexpectedAnswerError`` naming
+    the URL and the problem, instead of any error the parsing happened to hit.
+    """
 
     base_url: str = Field(default="http://127.0.0.1:8702", description="device-cloud base URL")
     timeout_s: float = Field(default=10.0, description="per-request timeout in seconds")
@@ -96,11 +117,13 @@ class DeviceCloudClient(dg.ConfigurableResource):
                 timeout=self.timeout_s,
             )
             response.raise_for_status()
-            page = response.json()
-            for item in page["items"]:
-                yield item, int(item["sequence"])
-            cursor = int(page["next_cursor"])
-            if not page.get("has_more"):
+            page = json_object(response, "items", "next_cursor")
+            items = json_objects(response, page, "items")
+            sequences = [json_int(response, item, "sequence") for item in items]
+            next_cursor = _advanced(response, page, cursor)
+            yield from zip(items, sequences, strict=True)
+            cursor = next_cursor
+            if page.get("has_more") is not True:
                 return
 
     def measurements(
@@ -140,11 +163,13 @@ class DeviceCloudClient(dg.ConfigurableResource):
                     url, params={**params, "cursor": cursor}, timeout=self.timeout_s
                 )
                 response.raise_for_status()
-                page = response.json()
-                if page["items"]:
-                    yield page["items"]
-                cursor = int(page["next_cursor"])
-                if not page.get("has_more"):
+                page = json_object(response, "items", "next_cursor")
+                items = json_objects(response, page, "items")
+                next_cursor = _advanced(response, page, cursor)
+                if items:
+                    yield items
+                cursor = next_cursor
+                if page.get("has_more") is not True:
                     break
             piece_start = piece_end
 
@@ -168,11 +193,15 @@ class DeviceCloudClient(dg.ConfigurableResource):
                 timeout=self.timeout_s,
             )
             response.raise_for_status()
-            page = response.json()
-            if page["items"]:
-                yield page["items"]
-            cursor = int(page["next_cursor"])
-            if not page.get("has_more"):
+            page = json_object(response, "items", "next_cursor")
+            items = json_objects(response, page, "items")
+            if not all(isinstance(item.get("device_id"), str) for item in items):
+                raise unexpected(response, "a device state without a device_id")
+            next_cursor = _advanced(response, page, cursor)
+            if items:
+                yield items
+            cursor = next_cursor
+            if page.get("has_more") is not True:
                 return
 
     def send_setpoints(self, items: Iterable[SetpointRequest]) -> list[SetpointResult]:
@@ -180,9 +209,13 @@ class DeviceCloudClient(dg.ConfigurableResource):
 
         POSTed with the retrying session (``integrations.http``) in batches of
         ``setpoint_batch_size``. A batch is retried (backoff ``setpoint_backoff_s``, doubling)
-        on connection errors, timeouts and 5xx answers, up to ``setpoint_attempts`` tries:
+        on connection errors, timeouts, 5xx answers and answers that are not one result object
+        per setpoint, up to ``setpoint_attempts`` tries:
         safe, because the device cloud holds a setpoint once per (activation_id, device_id,
-        valid_from). A 4xx raises at once.
+        valid_from). A batch still unanswered after that gets status ``unanswered`` for each
+        of its items, with the last problem as reason, and the other batches are still sent:
+        to the caller its devices refused (dispatch moves their shares to other devices). A
+        4xx raises at once.
         """
         requests_list = list(items)
         url = f"{self.base_url.rstrip('/')}{SETPOINTS_PATH}"
@@ -192,17 +225,16 @@ class DeviceCloudClient(dg.ConfigurableResource):
             for first in range(0, len(requests_list), size):
                 batch = requests_list[first : first + size]
                 payload = {"setpoints": [item.as_json() for item in batch]}
-                answers = self._post_setpoints(session, url, payload)
-                if len(answers) != len(batch):
-                    raise RuntimeError(
-                        f"device cloud answered {len(answers)} results for {len(batch)} setpoints"
-                    )
+                try:
+                    answers = self._post_setpoints(session, url, payload)
+                except DeviceCloudUnavailableError as error:  # this batch only: the rest go on
+                    answers = [{"status": UNANSWERED, "reason": str(error)}] * len(batch)
                 results.extend(
                     SetpointResult(
                         device_id=item.device_id,
                         activation_id=item.activation_id,
                         status=str(answer.get("status")),
-                        reason=answer.get("reason"),
+                        reason=None if answer.get("reason") is None else str(answer["reason"]),
                         duplicate=bool(answer.get("duplicate")),
                     )
                     for item, answer in zip(batch, answers, strict=True)
@@ -227,7 +259,26 @@ class DeviceCloudClient(dg.ConfigurableResource):
                 problem = f"HTTP {response.status_code}"
                 continue
             response.raise_for_status()
-            return list(response.json()["results"])
-        raise RuntimeError(
-            f"device cloud took no setpoints after {self.setpoint_attempts} attempts: {problem}"
+            try:  # an answer that is no list of results is as good as none: ask again
+                results = json_objects(response, json_object(response, "results"), "results")
+            except UnexpectedAnswerError as error:
+                problem = str(error)
+                continue
+            if len(results) == len(payload["setpoints"]):
+                return results
+            problem = f"{len(results)} results for {len(payload['setpoints'])} setpoints"
+        raise DeviceCloudUnavailableError(
+            f"no answer from the device cloud after {self.setpoint_attempts} attempts: {problem}"
         )
+
+
+def _advanced(response: requests.Response, page: dict[str, Any], cursor: int) -> int:
+    """The page's ``next_cursor``; refused when more pages are announced without progress.
+
+    A device cloud that keeps answering ``has_more`` with the same cursor would otherwise
+    page forever.
+    """
+    next_cursor = json_int(response, page, "next_cursor")
+    if page.get("has_more") is True and next_cursor <= cursor:
+        raise unexpected(response, f"has_more with next_cursor {next_cursor} <= {cursor}")
+    return next_cursor

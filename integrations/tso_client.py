@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from integrations.http import retrying_session
+from integrations.http import json_int, json_object, json_objects, retrying_session, unexpected
 
 if TYPE_CHECKING:  # lxml and the CIM code load in runs only
     from domain.cim.acknowledgement import Acknowledgement
@@ -69,15 +69,26 @@ class ActivationPage:
 
 
 def _published(item: dict[str, Any]) -> PublishedActivation:
-    revision = item.get("revision")
-    signature = item.get("signature")
+    """One feed item; ``ValueError`` naming the field when it is not what the feed promises."""
+    sequence, revision, xml = item.get("sequence"), item.get("revision"), item.get("xml")
+    signature, mrid = item.get("signature"), item.get("document_mrid")
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        raise ValueError(f"sequence {sequence!r} is not an integer")
+    if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
+        raise ValueError(f"revision {revision!r} is not an integer")
+    if not isinstance(xml, str):
+        raise ValueError(f"xml of item {sequence} is not a string")
+    for name, value in (("signature", signature), ("document_mrid", mrid)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} of item {sequence} is not a string")
+    published_at = item.get("published_at")
     return PublishedActivation(
-        sequence=int(item["sequence"]),
-        document_mrid=item.get("document_mrid"),
-        revision=int(revision) if revision is not None else None,
-        xml=str(item["xml"]).encode("utf-8"),
-        signature=str(signature) if signature is not None else None,
-        published_at=item.get("published_at"),
+        sequence=sequence,
+        document_mrid=mrid,
+        revision=revision,
+        xml=xml.encode("utf-8", errors="surrogatepass"),
+        signature=signature,
+        published_at=published_at if isinstance(published_at, str) else None,
     )
 
 
@@ -101,14 +112,20 @@ class TsoClient(dg.ConfigurableResource):
     activation_page_size: int = Field(default=100, description="activations per feed page")
 
     def register_devices(self, registrations: list[dict[str, Any]]) -> TsoAnswer:
-        """Announce devices behind their allocation point; return the TSO's answer."""
+        """Announce devices behind their allocation point; return the TSO's answer.
+
+        An answer without ``results`` (a list of objects) and ``answered_at`` raises
+        ``UnexpectedAnswerError`` naming the URL.
+        """
         response = retrying_session().post(
             f"{self.base_url.rstrip('/')}/api/v1/registrations",
             json={"registrations": registrations},
             timeout=self.timeout_s,
         )
         response.raise_for_status()
-        return TsoAnswer(response.status_code, response.json())
+        body = json_object(response, "results", "answered_at")
+        json_objects(response, body, "results")
+        return TsoAnswer(response.status_code, body)
 
     def submit_document(self, xml: bytes, mrid: str, revision: int) -> DocumentAnswer:
         """Post a CIM document and return the TSO's acknowledgement of it.
@@ -173,7 +190,8 @@ class TsoClient(dg.ConfigurableResource):
 
         Each item carries the document's bytes exactly as the TSO signed them (the feed's
         ``xml`` text, UTF-8 encoded) and its signature; nothing is parsed or verified here.
-        The GET is retried on connection errors and 429/502/503/504.
+        The GET is retried on connection errors and 429/5xx; an answer that is not such a
+        page raises ``UnexpectedAnswerError`` naming the URL and the problem.
         """
         response = retrying_session().get(
             f"{self.base_url.rstrip('/')}{ACTIVATIONS_PATH}",
@@ -181,9 +199,13 @@ class TsoClient(dg.ConfigurableResource):
             timeout=self.timeout_s,
         )
         response.raise_for_status()
-        page = response.json()
-        items = tuple(_published(item) for item in page["items"])
-        return ActivationPage(items, int(page["next"]), bool(page.get("has_more")))
+        page = json_object(response, "items", "next")
+        raw_items = json_objects(response, page, "items")
+        try:
+            items = tuple(_published(item) for item in raw_items)
+        except ValueError as problem:
+            raise unexpected(response, f"a feed item that cannot be read: {problem}") from None
+        return ActivationPage(items, json_int(response, page, "next"), page.get("has_more") is True)
 
     def activations_after(self, after: int) -> Iterator[PublishedActivation]:
         """Every item published after sequence ``after``, page by page, in sequence order."""
@@ -203,4 +225,4 @@ class TsoClient(dg.ConfigurableResource):
             timeout=self.timeout_s,
         )
         response.raise_for_status()
-        return response.json()
+        return json_object(response)

@@ -11,7 +11,8 @@ The life of a document (kind, pool, period):
 2. ``submit`` sends the outbox file's exact bytes with ``TsoClient.submit_document`` (which
    retries with backoff) after ``guard_content`` has checked them against the record, then
    records the attempts and the acknowledgement. Documents still unacknowledged (the TSO was
-   down) are listed by ``pending_submissions`` and sent again, with the same bytes, later.
+   down) open a ``tso_document_unanswered`` alert, are listed by ``pending_submissions`` and
+   are sent again, with the same bytes, later; the answer closes the alert.
 
 So a re-run never produces a second revision for equal content, and an mRID+revision is never
 sent with content other than what was recorded for it.
@@ -20,6 +21,7 @@ sent with content other than what was recorded for it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from integrations.tso_client import DocumentAnswer, TsoClient
 
 TSO_OUTBOX_DIR = OUTBOX_DIR / "tso"
+#: Opened when the TSO stays unavailable for a revision after every try; closed on its answer.
+UNANSWERED_ALERT = "tso_document_unanswered"
 _COLUMNS = (
     "document_mrid, revision, document_kind, pool_id, period_start, period_end,"
     " content_sha256, file_sha256, outbox_path, attempts, ack_status"
@@ -388,10 +392,57 @@ def submit(conn: psycopg.Connection, tso: TsoClient, submission: Submission) -> 
         record_attempt(
             conn, submission, attempts=error.attempts, submitted_at=submitted_at, error=str(error)
         )
+        open_unanswered_alert(conn, submission, str(error))
         conn.commit()
         raise
     record_acknowledgement(
         conn, submission, answer, submitted_at=submitted_at, acknowledged_at=datetime.now(UTC)
     )
+    close_unanswered_alert(conn, submission)
     conn.commit()
     return answer
+
+
+def _unanswered_key(submission: Submission) -> str:
+    return f"{UNANSWERED_ALERT}:{submission.document_mrid}:{submission.revision}"
+
+
+def open_unanswered_alert(conn: psycopg.Connection, submission: Submission, error: str) -> None:
+    """Open (or update) the alert that the TSO did not answer this revision after every try."""
+    [(attempts,)] = conn.execute(
+        "select attempts from ops.tso_submissions where document_mrid = %s and revision = %s",
+        (submission.document_mrid, submission.revision),
+    ).fetchall()
+    conn.execute(
+        "insert into ops.alerts (alert_type, alert_key, entity_id, severity, message, details,"
+        " opened_at) values (%s, %s, %s, 'error', %s, %s, now())"
+        " on conflict (alert_key) do update set message = excluded.message,"
+        " details = excluded.details, closed_at = null, updated_at = now()",
+        (
+            UNANSWERED_ALERT,
+            _unanswered_key(submission),
+            submission.document_mrid,
+            f"the TSO did not acknowledge {submission.document_kind} document "
+            f"{submission.document_mrid} r{submission.revision} ({attempts} posts so far): "
+            f"{error}",
+            json.dumps(
+                {
+                    "kind": submission.document_kind,
+                    "revision": submission.revision,
+                    "attempts": attempts,
+                    "last_error": error,
+                    "outbox_path": str(submission.outbox_path),
+                }
+            ),
+        ),
+    )
+
+
+def close_unanswered_alert(conn: psycopg.Connection, submission: Submission) -> None:
+    """Close the revision's unanswered alert, if any, once the TSO acknowledged it."""
+    conn.execute(
+        "update ops.alerts set closed_at = now(), updated_at = now(),"
+        " details = details || jsonb_build_object('resolution', 'acknowledged')"
+        " where alert_key = %s and closed_at is null",
+        (_unanswered_key(submission),),
+    )

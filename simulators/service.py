@@ -2,12 +2,15 @@
 
 A body sent as XML (``Content-Type: application/xml``, ``text/xml`` or ``...+xml``) is not
 parsed: the handler gets its bytes in ``Request.raw`` and may answer bytes with ``RawBody``.
+Tests arm faults per route on ``service.faults`` (``simulators.faults``: an error status, a late
+answer, garbage, a dropped connection); none are armed by default.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -15,7 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from simulators.faults import DELAY, DROP, FAIL, GARBAGE, FaultPlan
+
 MAX_BODY_BYTES = 10 * 1024 * 1024
+INJECTED_ERROR = b'{"error": "injected fault"}'
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class JsonService:
         self.routes: dict[tuple[str, str], Handler] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.faults = FaultPlan()  # empty: tests arm faults (simulators/faults.py)
         self.route("GET", "/health")(lambda _request: (HTTPStatus.OK, {"service": self.name}))
 
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
@@ -122,6 +129,7 @@ class JsonService:
             def _dispatch(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 handler = service.routes.get((method, parts.path))
+                fault = None
                 try:
                     if handler is None:
                         raise HttpError(HTTPStatus.NOT_FOUND, f"no route {method} {parts.path}")
@@ -129,6 +137,16 @@ class JsonService:
                     if length > MAX_BODY_BYTES:
                         raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
                     raw = self.rfile.read(length) if length else b""
+                    fault = service.faults.take(method, parts.path, raw)
+                    if fault is not None and fault.kind == DROP:
+                        self.close_connection = True
+                        return
+                    if fault is not None and fault.kind == FAIL:
+                        self._answer(fault.status, INJECTED_ERROR, "application/json")
+                        return
+                    if fault is not None and fault.kind == GARBAGE:
+                        self._answer(fault.status, fault.body, fault.content_type)
+                        return
                     content_type = self.headers.get("Content-Type") or ""
                     try:
                         body = json.loads(raw) if raw and not is_xml(content_type) else None
@@ -145,11 +163,19 @@ class JsonService:
                     data, media = payload.data, payload.content_type
                 else:
                     data, media = json.dumps(payload, default=str).encode(), "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", media)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if fault is not None and fault.kind == DELAY:
+                    time.sleep(fault.delay_s)  # processed, answered late
+                self._answer(status, data, media)
+
+            def _answer(self, status: int, data: bytes, media: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", media)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting (a timeout)
 
             def do_GET(self) -> None:
                 self._dispatch("GET")

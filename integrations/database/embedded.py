@@ -70,8 +70,12 @@ class EmbeddedPostgres:
         self.state_file = root / "server.json"
 
     # -- public verbs -------------------------------------------------------------------
-    def start(self) -> int:
-        """Initialise the cluster if needed and start it; return the port. Safe to repeat."""
+    def start(self, port: int | None = None) -> int:
+        """Initialise the cluster if needed and start it; return the port. Safe to repeat.
+
+        ``port`` fixes the port (a private server beside the project's one, in tests); by
+        default it is chosen as ``VPPAL_PG_PORT``, the remembered port, or the first free one.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         with self._lock():
             status = self.status()
@@ -80,7 +84,7 @@ class EmbeddedPostgres:
             run_as = self._prepare_ownership()
             if not (self.data_dir / "PG_VERSION").exists():
                 self._initdb(run_as)
-            port = self._choose_port()
+            port = port or self._choose_port()
             self._pg_ctl(
                 [
                     "start",
@@ -98,12 +102,18 @@ class EmbeddedPostgres:
             self.state_file.write_text(json.dumps({"port": port}))
             return port
 
-    def stop(self) -> bool:
-        """Stop the server (fast shutdown); return whether one was running."""
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server; return whether one was running.
+
+        ``mode`` is pg_ctl's: ``fast`` (the default: sessions are ended, the server shuts down
+        cleanly) or ``immediate`` (as a crash: the next start recovers from the WAL).
+        """
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
         with self._lock():
             if not self.status().running:
                 return False
-            self._pg_ctl(["stop", "-w", "-m", "fast"], self._system_user())
+            self._pg_ctl(["stop", "-w", "-m", mode], self._system_user())
             return True
 
     def status(self) -> ServerStatus:

@@ -2,7 +2,8 @@
 
 Memory stays bounded whatever the file size: files are read block by block. Rows the CSV
 parser cannot split into three fields are reported as malformed with their physical line;
-the rows around them are kept.
+the rows around them are kept. A quote that spans lines (left open, or a line break inside a
+quoted value) makes the fast reader give up, so the file is read again line by line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -50,6 +52,7 @@ class MeasurementFile:
     path: Path
     content_sha256: str
     malformed: list[MalformedRow] = field(default_factory=list)
+    has_quotes: bool = True  # False when the file holds no '"': no value can span lines
 
     @property
     def source(self) -> str:
@@ -57,18 +60,26 @@ class MeasurementFile:
         return f"measurements/{self.path.name}"
 
 
-def file_sha256(path: Path) -> str:
-    """Content hash, streamed."""
+def _scan(path: Path) -> tuple[str, bool]:
+    """Content hash and whether the file holds a quote character, streamed."""
     digest = hashlib.sha256()
+    quotes = False
     with path.open("rb") as handle:
         while chunk := handle.read(8 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
+            quotes = quotes or b'"' in chunk
+    return digest.hexdigest(), quotes
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash, streamed."""
+    return _scan(path)[0]
 
 
 def open_measurement_file(path: Path) -> MeasurementFile:
     """Hash the file; reading happens in :func:`batches`."""
-    return MeasurementFile(path, file_sha256(path))
+    digest, quotes = _scan(path)
+    return MeasurementFile(path, digest, has_quotes=quotes)
 
 
 class FileNotReadable(ValueError):
@@ -102,6 +113,10 @@ def _csv_batches(landed: MeasurementFile) -> Iterator[RawBatch]:
     skipped_lines: list[int] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
+        if "\n" in row.text or "\r" in row.text:
+            # A quote left open took the lines after it into this row: skipping it would drop
+            # them unseen. Give up, so the file is read again line by line.
+            return "error"
         if row.text.strip():
             reason = f"{row.actual_columns} fields where {row.expected_columns} are expected"
             landed.malformed.append(MalformedRow(row.number or 0, row.text[:500], reason))
@@ -122,6 +137,8 @@ def _csv_batches(landed: MeasurementFile) -> Iterator[RawBatch]:
     )
     delivered = 0
     for batch in reader:
+        if landed.has_quotes and _spans_lines(batch):
+            raise pa.ArrowInvalid(f"{landed.path.name}: a quoted value spans lines")
         count = batch.num_rows
         positions = np.arange(delivered, delivered + count, dtype=np.int64)
         delivered += count
@@ -131,6 +148,19 @@ def _csv_batches(landed: MeasurementFile) -> Iterator[RawBatch]:
             batch.column("power_w"),
             _lines(positions, skipped_lines),
         )
+
+
+def _spans_lines(batch: pa.RecordBatch) -> bool:
+    """Whether a value holds a line break: a quote opened on one line and closed on another.
+
+    The rows' line numbers would be wrong and a quote left open swallows the lines after it,
+    so such a file is read again line by line (``robust_reader``), each line on its own.
+    """
+    return any(
+        pc.any(pc.match_substring(batch.column(name), breaker)).as_py()
+        for name in COLUMNS
+        for breaker in ("\n", "\r")
+    )
 
 
 def _lines(positions: np.ndarray, skipped_lines: list[int]) -> np.ndarray:

@@ -26,6 +26,7 @@ def copy_readings_into(leaf: sql.Composable) -> sql.Composed:
 LOCK_KEY = "vppal.measurements.load"
 
 # One sentence per refused reading, naming it and the reason (built set-based in SQL).
+NUL_SHOWN_AS = "\ufffd".encode()
 QUARANTINE_SQL = """
 insert into ops.quarantine
     (source, source_sha256, source_line, entity, record, reason_code, reason, received_at)
@@ -261,18 +262,21 @@ def quarantine(
         " on commit drop"
     )
     conn.execute("truncate pg_temp.refused_readings")
+    # PostgreSQL text cannot hold NUL: a refused value shows it as U+FFFD (UTF-8 never has a
+    # 0x00 byte inside another character, so the bytes can be replaced as they are).
     with conn.cursor().copy(
         "copy pg_temp.refused_readings (line, device_id, ts, power_w, reason_code)"
         " from stdin (format csv)"
     ) as copy:
         while chunk := refused_csv.read(8 << 20):
-            copy.write(chunk)
+            copy.write(chunk.replace(b"\x00", NUL_SHOWN_AS))
     if malformed:
         with conn.cursor().copy(
             "copy pg_temp.refused_readings (line, reason_code, line_text, detail) from stdin"
         ) as copy:
             for row in malformed:
-                copy.write_row((row.line, "malformed_row", row.text, row.reason))
+                text = row.text.replace("\x00", "\ufffd")
+                copy.write_row((row.line, "malformed_row", text, row.reason))
     texts = json.dumps(REASONS)
     conn.execute(
         QUARANTINE_SQL,

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import psycopg
 
+from domain.erasure import refuse_erased
 from domain.registry import ENTITY_ORDER
+from integrations.privacy.register import ErasedCheck, erased_customer_check
 from integrations.registry import store
 from integrations.registry.reader import SUFFIXES, LandedFile, read_landed_file
 
@@ -59,6 +61,7 @@ def load_registry(url: str, folder: Path, batches: set[str] | None = None) -> Lo
         conn.execute("select pg_advisory_lock(hashtext(%s))", (store.LOCK_KEY,))
         try:
             state = store.load_state(conn)
+            is_erased = erased_customer_check(conn)
             conn.commit()
             for batch, path in landed_files(folder):
                 if batches is not None and batch not in batches:
@@ -68,7 +71,7 @@ def load_registry(url: str, folder: Path, batches: set[str] | None = None) -> Lo
                     report.files_skipped.append(landed.source)
                     conn.rollback()
                     continue
-                _load_one(conn, landed, state, report)
+                _load_one(conn, landed, state, report, is_erased)
         finally:
             conn.rollback()
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (store.LOCK_KEY,))
@@ -77,11 +80,20 @@ def load_registry(url: str, folder: Path, batches: set[str] | None = None) -> Lo
 
 
 def _load_one(
-    conn: psycopg.Connection, landed: LandedFile, state: store.RegistryState, report: LoadReport
+    conn: psycopg.Connection,
+    landed: LandedFile,
+    state: store.RegistryState,
+    report: LoadReport,
+    is_erased: ErasedCheck | None,
 ) -> None:
     outcome = None
     if landed.entity is not None:
-        outcome = state.apply(landed.entity, landed.rows)
+        rows, erased = landed.rows, []
+        if landed.entity == "customers" and is_erased is not None:
+            # An erased customer's data is not taken again (docs/privacy.md, "Erasure").
+            rows, erased = refuse_erased(landed.rows, is_erased)
+        outcome = state.apply(landed.entity, rows)
+        outcome.rejected.extend(erased)
     store.write_file(conn, landed, outcome, datetime.now(UTC))
     conn.commit()
     report.files_loaded.append(landed.source)

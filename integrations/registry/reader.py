@@ -81,7 +81,14 @@ def _check_columns(columns: list[str], landed: LandedFile) -> bool:
 
 
 def _read_csv(text: str, landed: LandedFile) -> None:
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    """Read the rows; a record the CSV parser refuses costs only its own first line.
+
+    After a syntax error (a quote left open, junk after a closing quote) the line the record
+    started on is refused and reading starts again on the next line, so a quote left open
+    cannot swallow the rows after it.
+    """
+    lines = list(io.StringIO(text, newline=""))  # physical lines, line breaks kept
+    reader = csv.DictReader(iter(lines), strict=True)
     try:
         header = reader.fieldnames
     except csv.Error as error:
@@ -92,25 +99,25 @@ def _read_csv(text: str, landed: LandedFile) -> None:
         return
     if not _check_columns([column.strip() for column in header], landed):
         return
-    reader.fieldnames = [column.strip() for column in header]
+    columns = [column.strip() for column in header]
+    reader.fieldnames = columns
+    before = 0  # physical lines before the current reader's first line
     while True:
+        started = before + reader.line_num + 1  # the line the next record starts on
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
             landed.problems.append(
-                (
-                    reader.line_num,
-                    "malformed_csv",
-                    f"{landed.name} line {reader.line_num}: "
-                    f"{error}; the rest of the file was not read",
-                )
+                (started, "malformed_csv", f"{landed.name} line {started}: {error}")
             )
-            return
+            before = started
+            reader = csv.DictReader(iter(lines[before:]), fieldnames=columns, strict=True)
+            continue
         if not any((value or "").strip() for key, value in row.items() if key is not None):
             continue  # blank line
-        landed.rows.append((reader.line_num, row))
+        landed.rows.append((before + reader.line_num, row))
 
 
 def _read_json(text: str, landed: LandedFile) -> None:
@@ -124,16 +131,25 @@ def _read_json(text: str, landed: LandedFile) -> None:
     if not isinstance(document, list):
         landed.problems.append((1, "malformed_json", f"{landed.name}: expected a list of records"))
         return
-    columns: set[str] = set()
-    for item in document:
-        if isinstance(item, dict):
-            columns.update(str(key) for key in item)
-    if document and not _check_columns(sorted(columns), landed):
-        return
+    # Each record is judged on its own (a JSON file has no header): one record with a key too
+    # many is refused alone, and a missing value is the rules' missing_value.
+    assert landed.entity is not None
+    expected = ENTITY_COLUMNS[landed.entity]
     for number, item in enumerate(document, start=1):
         if not isinstance(item, dict):
             landed.problems.append(
                 (number, "malformed_record", f"{landed.name} record {number} is not an object")
+            )
+            continue
+        unexpected = sorted(str(key) for key in item if str(key) not in expected)
+        if unexpected:
+            landed.problems.append(
+                (
+                    number,
+                    "malformed_record",
+                    f"{landed.name} record {number} has unexpected keys "
+                    f"{', '.join(map(repr, unexpected))}; expected {', '.join(expected)}",
+                )
             )
             continue
         landed.rows.append((number, {str(k): _as_text(v) for k, v in item.items()}))

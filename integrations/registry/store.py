@@ -24,6 +24,9 @@ VERSION_KEYS: dict[str, tuple[str, ...]] = {
     "contracts": ("customer_id", "valid_from"),
 }
 LOCK_KEY = "vppal.registry.load"
+#: What the state holds for a stored customer: not its data (never read back), so any row for
+#: a known customer counts as changed until pii.upsert_customers says otherwise.
+PERSONAL_DATA_IN_PII: tuple[Any, ...] = ()
 
 
 def _latest(conn: psycopg.Connection, entity: str) -> list[tuple[Any, ...]]:
@@ -36,12 +39,12 @@ def _latest(conn: psycopg.Connection, entity: str) -> list[tuple[Any, ...]]:
 
 
 def load_state(conn: psycopg.Connection) -> RegistryState:
-    """Rebuild the registry's latest state from the stored versions and personal data."""
+    """Rebuild the registry's latest state from the stored versions and the customer ids."""
     state = RegistryState()
-    for customer_id, name, email, address in conn.execute(
-        "select customer_id, name, email, address from pii.customers"
-    ):
-        state.customers[customer_id] = (name, email, address)
+    # Only the ids: the loader may run as vppal_ingest, which cannot read personal data
+    # (migration 0022). Whether a customer's data changed is decided in pii.upsert_customers.
+    for (customer_id,) in conn.execute("select customer_id from pii.customers"):
+        state.customers[customer_id] = PERSONAL_DATA_IN_PII
     for location_id, customer_id, ean in _latest(conn, "locations"):
         state.locations[location_id] = (customer_id, ean)
         state.location_eans[ean] = location_id
@@ -74,6 +77,8 @@ def write_file(
 ) -> int:
     """Store a file's new versions, personal data and quarantine rows; return the file id."""
     entity = landed.entity or "unknown"
+    if entity == "customers" and outcome is not None and outcome.changed:
+        _upsert_personal_data(conn, outcome, received_at)
     changed = outcome.changed if outcome else []
     rejected = outcome.rejected if outcome else []
     file_id = conn.execute(
@@ -100,17 +105,6 @@ def write_file(
                 copy.write_row(
                     (*(record[c] for c in columns), file_id, record["source_line"], received_at)
                 )
-        if entity == "customers":
-            conn.cursor().executemany(
-                "insert into pii.customers (customer_id, name, email, address, updated_at)"
-                " values (%s, %s, %s, %s, %s) on conflict (customer_id) do update set"
-                " name = excluded.name, email = excluded.email, address = excluded.address,"
-                " updated_at = excluded.updated_at",
-                [
-                    (r["customer_id"], r["name"], r["email"], r["address"], received_at)
-                    for r in changed
-                ],
-            )
     sha = landed.content_sha256
     quarantine = [
         QuarantineEntry(landed.source, sha, line, entity, {}, code, reason, received_at)
@@ -121,6 +115,26 @@ def write_file(
     ]
     insert_quarantine(conn, quarantine)
     return file_id
+
+
+def _upsert_personal_data(
+    conn: psycopg.Connection, outcome: FileOutcome, received_at: datetime
+) -> None:
+    """Store the customers' personal data in pii; keep as changed only the new or changed ones.
+
+    Through pii.upsert_customers (migration 0022), the one write path into pii a loader
+    running as vppal_ingest has; it reports which customers were new or changed.
+    """
+    records = [{c: r[c] for c in ENTITY_COLUMNS["customers"]} for r in outcome.changed]
+    stored = {
+        customer_id
+        for (customer_id,) in conn.execute(
+            "select customer_id from pii.upsert_customers(%s, %s)", (Jsonb(records), received_at)
+        )
+    }
+    kept = [r for r in outcome.changed if r["customer_id"] in stored]
+    outcome.unchanged += len(outcome.changed) - len(kept)
+    outcome.changed = kept
 
 
 class QuarantineEntry(NamedTuple):
@@ -147,5 +161,25 @@ def insert_quarantine(conn: psycopg.Connection, entries: list[QuarantineEntry]) 
             "insert into ops.quarantine (source, source_sha256, source_line, entity, record,"
             " reason_code, reason, received_at) values (%s, %s, %s, %s, %s, %s, %s, %s)"
             " on conflict (source, source_sha256, source_line, reason_code) do nothing",
-            [entry._replace(record=Jsonb(entry.record)) for entry in entries],
+            [
+                entry._replace(
+                    record=Jsonb(_storable(entry.record)), reason=_storable(entry.reason)
+                )
+                for entry in entries
+            ],
         )
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as PostgreSQL can hold it: NUL shown as U+FFFD, a lone surrogate as '?'.
+
+    A refused record is kept as it came, but text and jsonb cannot hold either; without
+    this, one such record would fail its whole file.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value

@@ -27,12 +27,12 @@ def test_csv_rows_keep_their_physical_line_numbers_and_blank_lines_are_skipped(t
     assert landed.rows[0][1]["name"] == "two\nlines"
 
 
-def test_a_malformed_csv_keeps_the_rows_before_the_damage(tmp_path):
+def test_a_malformed_csv_record_costs_only_its_own_line(tmp_path):
     path = tmp_path / "pools.csv"
     path.write_bytes(b'pool_id,market,name\nP1,afrr,a\nP2,"mfrr\x00,b\nP3,afrr,c\n')
     landed = read_landed_file(path, "b1")
-    assert [row["pool_id"] for _, row in landed.rows] == ["P1"]
-    assert landed.problems and landed.problems[0][1] == "malformed_csv"
+    assert [(line, row["pool_id"]) for line, row in landed.rows] == [(2, "P1"), (4, "P3")]
+    assert [problem[:2] for problem in landed.problems] == [(3, "malformed_csv")]
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_the_byte_offset(tmp_path):
