@@ -6,7 +6,8 @@ activation ``baseline - measured`` (less offtake or more injection counts as del
 downward one ``measured - baseline``. A pool that moved the wrong way has a negative delivered
 energy. Per ISP:
 
-* ``requested_kwh`` = requested MW x the part of the ISP the activation covers;
+* ``requested_kwh`` = requested MW x the part of the ISP the activation covers, each revision's
+  MW from its own start (:func:`requested_kwh`);
 * ``delivery_ratio`` = delivered / requested (None when nothing was requested);
 * ``shortfall_kwh`` = max(0, requested - delivered), never negative; a wrong-way delivery makes
   it larger than the request.
@@ -37,7 +38,12 @@ _ZERO_KWH = Decimal("0.000000")
 
 @dataclass(frozen=True)
 class ActivationRequest:
-    """An activation of a pool: ``requested_mw`` >= 0 in ``direction`` over [from, to)."""
+    """An activation of a pool: ``requested_mw`` >= 0 in ``direction`` over [from, to).
+
+    ``revisions`` are the later revisions as (from, MW): each replaces the request from its
+    instant on (TenneT revises a running activation; the first revision's request holds until
+    the second starts). ``valid_to`` is when the activation ended (a 0 MW revision ends it).
+    """
 
     activation_id: str
     pool_id: str
@@ -45,6 +51,19 @@ class ActivationRequest:
     requested_mw: Decimal
     valid_from: datetime
     valid_to: datetime
+    revisions: tuple[tuple[datetime, Decimal], ...] = ()
+
+
+def requested_kwh(activation: ActivationRequest, start: datetime, end: datetime) -> Fraction:
+    """The energy (kWh, exact) the activation asks for within [start, end), revisions included."""
+    pieces = [(activation.valid_from, activation.requested_mw), *activation.revisions]
+    total = Fraction(0)
+    for index, (piece_from, mw) in enumerate(pieces):
+        piece_to = pieces[index + 1][0] if index + 1 < len(pieces) else activation.valid_to
+        lo, hi = max(piece_from, start), min(piece_to, end, activation.valid_to)
+        if hi > lo:
+            total += Fraction(mw) * Fraction(_microseconds(hi - lo), 1_000_000) * _KWH_PER_MW_SECOND
+    return total
 
 
 @dataclass(frozen=True)
@@ -124,8 +143,10 @@ def deliveries(activation: ActivationRequest, samples: Iterable[PowerSample]) ->
     """
     if activation.valid_to <= activation.valid_from:
         raise ValueError(f"activation {activation.activation_id}: valid_to must be after from")
-    if activation.requested_mw < 0:
+    if activation.requested_mw < 0 or any(mw < 0 for _, mw in activation.revisions):
         raise ValueError(f"activation {activation.activation_id}: requested_mw must be >= 0")
+    if any(not activation.valid_from <= at for at, _ in activation.revisions):
+        raise ValueError(f"activation {activation.activation_id}: a revision starts before it")
     isps = isps_between(activation.valid_from, activation.valid_to)
     # MW x microseconds, summed exactly: Decimal products and sums of Decimals are exact as
     # long as the precision holds them, and the Inexact trap makes sure it does
@@ -158,14 +179,13 @@ def deliveries(activation: ActivationRequest, samples: Iterable[PowerSample]) ->
         window_us = _microseconds(
             min(isp.end, activation.valid_to) - max(isp.start, activation.valid_from)
         )
-        window_kwh_per_mw = Fraction(window_us, 1_000_000) * _KWH_PER_MW_SECOND
         result.append(
             delivery_isp(
                 activation.activation_id,
                 activation.pool_id,
                 isp.start,
                 activation.direction,
-                requested_kwh=round_kwh(Fraction(activation.requested_mw) * window_kwh_per_mw),
+                requested_kwh=round_kwh(requested_kwh(activation, isp.start, isp.end)),
                 measured_kwh=round_kwh(Fraction(measured[isp.start]) * _KWH_PER_MW_US),
                 baseline_kwh=round_kwh(Fraction(baseline[isp.start]) * _KWH_PER_MW_US),
                 coverage=round_ratio(Fraction(covered_us[isp.start], window_us)),

@@ -43,21 +43,58 @@ BASELINE_HORIZON_MIN = 10
 BLOCK_LOOKBACK = timedelta(days=1)
 #: Part of the digest: a change of the rules re-settles the days it touches.
 RULES = (
-    f"settlement rules v2 (dispatched devices share); baseline horizon {BASELINE_HORIZON_MIN} min;"
+    f"settlement rules v3 (dispatched devices share; revisions settled from their start);"
+    f" baseline horizon {BASELINE_HORIZON_MIN} min;"
     f" recovery {RECOVERY_MARGIN_MIN} min; {DEFAULT_PENALTY_RULE}; prices {TENNET_SOURCE}"
 )
 
+# Each activation over the whole time it ran: from its first revision's start to its latest
+# revision's end (or to the start of a latest revision of 0 MW, which ends it), with every
+# revision's start and MW; a revision replaces the request from its start on.
 ACTIVATIONS_SQL = """
-with latest as (
-    select distinct on (activation_id)
-        activation_id, revision, pool_id, market, direction, requested_mw, valid_from, valid_to
+with revisions as (
+    select
+        activation_id,
+        revision,
+        pool_id,
+        direction,
+        requested_mw,
+        valid_from,
+        valid_to,
+        min(valid_from) over (partition by activation_id) as first_from,
+        row_number() over (partition by activation_id order by revision desc) as newest
     from raw.tso_activations
-    order by activation_id, revision desc
+),
+
+latest as (
+    select
+        activation_id,
+        revision,
+        pool_id,
+        direction,
+        first_from,
+        case when requested_mw = 0 then valid_from else valid_to end as ran_to
+    from revisions
+    where newest = 1
 )
-select activation_id, revision, pool_id, direction, requested_mw, valid_from, valid_to
+
+select
+    latest.activation_id,
+    latest.revision,
+    latest.pool_id,
+    latest.direction,
+    latest.first_from,
+    latest.ran_to,
+    array_agg(revisions.valid_from order by revisions.revision) as revision_froms,
+    array_agg(revisions.requested_mw order by revisions.revision) as revision_mws
 from latest
-where requested_mw > 0 and valid_to > %(lookback)s and valid_from < %(day_end)s
-order by pool_id, valid_from, activation_id
+inner join revisions on latest.activation_id = revisions.activation_id
+where
+    latest.ran_to > latest.first_from
+    and latest.ran_to > %(lookback)s
+    and latest.first_from < %(day_end)s
+group by 1, 2, 3, 4, 5, 6
+order by latest.pool_id, latest.first_from, latest.activation_id
 """
 
 # The devices each activation was dispatched to: an accepted setpoint above 0 kW in any revision.
@@ -192,11 +229,14 @@ def plan_day(conn: psycopg.Connection, local_date: date) -> DayPlan:
             activation_id=activation_id,
             pool_id=pool_id,
             direction=Direction(direction),
-            requested_mw=requested_mw,
-            valid_from=valid_from,
-            valid_to=valid_to,
+            requested_mw=mws[0],
+            valid_from=first_from,
+            valid_to=ran_to,
+            revisions=tuple(
+                (start, mw) for start, mw in zip(froms[1:], mws[1:], strict=True) if start < ran_to
+            ),
         )
-        for activation_id, _revision, pool_id, direction, requested_mw, valid_from, valid_to in rows
+        for activation_id, _revision, pool_id, direction, first_from, ran_to, froms, mws in rows
     )
     revisions = {row[0]: row[1] for row in rows}
     markets = dict(conn.execute(MARKETS_SQL).fetchall())

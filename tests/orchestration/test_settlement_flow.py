@@ -907,3 +907,28 @@ def test_a_dst_day_settles_its_100_isps_by_isp_number(dst_settled):
     assert sum(row[3] for row in rows) == D("-6.28")
     per_isp, _ = _reconciliation(dst_settled)
     assert per_isp == []
+
+
+def test_a_revised_activation_is_read_with_every_revision_from_its_start(golden):
+    from domain.settlement.delivery import requested_kwh
+    from integrations.settlement.inputs import plan_day
+
+    start = datetime(2025, 2, 28, 9, tzinfo=UTC)
+    with psycopg.connect(golden) as conn:
+        for revision, mw, minutes in ((1, "1", 0), (2, "2", 5), (3, "0", 10)):
+            conn.execute(
+                "insert into raw.tso_activations (activation_id, revision, pool_id, market,"
+                " direction, requested_mw, valid_from, valid_to) values ('ACT-REVISED', %s,"
+                " 'POOL-MFRR', 'mfrr', 'up', %s, %s, %s)",
+                (revision, mw, start + timedelta(minutes=minutes), start + timedelta(minutes=15)),
+            )
+        plan = plan_day(conn, date(2025, 2, 28))
+        conn.rollback()  # nothing stays: the golden day's tests read the same tables
+    [revised] = [a for a in plan.activations if a.activation_id == "ACT-REVISED"]
+    # ran from the first revision's start until the 0 MW revision ended it
+    assert (revised.valid_from, revised.valid_to) == (start, start + timedelta(minutes=10))
+    assert revised.requested_mw == D("1.000")
+    assert revised.revisions == ((start + timedelta(minutes=5), D("2.000")),)
+    # 5 min x 1 MW + 5 min x 2 MW = 250 kWh
+    assert requested_kwh(revised, start, start + timedelta(minutes=15)) == 250
+    assert plan.revisions["ACT-REVISED"] == 3

@@ -93,3 +93,30 @@ def test_refusals():
         deliveries(activation(minutes=0), [])
     with pytest.raises(ValueError, match=">= 0"):
         deliveries(activation(mw="-1"), [])
+
+
+def test_each_revision_asks_its_own_mw_from_its_own_start():
+    # 1 MW from 09:05, revised to 2 MW from 09:15, to 0.5 MW from 09:20; ended at 09:25
+    revised = ActivationRequest(
+        "ACT-R",
+        "POOL-M",
+        Direction.UP,
+        D("1"),
+        T0 + 5 * MINUTE,
+        T0 + 25 * MINUTE,
+        revisions=((T0 + 15 * MINUTE, D("2")), (T0 + 20 * MINUTE, D("0.5"))),
+    )
+    first, second = deliveries(revised, samples(T0, 30, "3", "5"))
+    # 10 min x 1 MW; then 5 min x 2 MW + 5 min x 0.5 MW
+    assert first.requested_kwh == D("166.666667")
+    assert second.requested_kwh == D("208.333333")
+    # delivered over the whole time it ran: 2 MW less offtake x 10 min in each ISP
+    assert first.delivered_kwh == second.delivered_kwh == D("333.333333")
+    with pytest.raises(ValueError, match="before it"):
+        deliveries(
+            ActivationRequest(
+                "ACT-X", "POOL-M", Direction.UP, D("1"), T0, T0 + 15 * MINUTE,
+                revisions=((T0 - MINUTE, D("1")),),
+            ),
+            [],
+        )  # fmt: skip
