@@ -35,7 +35,7 @@ from domain.cim.activation_response import (
 from domain.dispatch import OPERATING_RANGE, Direction, DispatchPlan, disaggregate, reallocate
 from domain.dispatch.disaggregation import FAILED, PLANNED
 from domain.dispatch.from_states import availability_from_state
-from integrations.device_cloud_client import DeviceCloudClient, SetpointRequest
+from integrations.device_cloud_client import UNANSWERED, DeviceCloudClient, SetpointRequest
 from integrations.flexibility.pool_devices import member_devices
 from integrations.flexibility.store import pool_members, site_exclusions
 from integrations.tso_client import TsoClient
@@ -304,6 +304,24 @@ def _requests(plan: DispatchPlan, activation: Activation, also: set[str]) -> lis
     ]
 
 
+def _releases(
+    plan: DispatchPlan, activation: Activation, device_ids: set[str]
+) -> list[SetpointRequest]:
+    """Requests that send ``device_ids`` back to their own power for this revision."""
+    return [
+        SetpointRequest(
+            device_id=line.device_id,
+            target_kw=line.current_kw,
+            valid_from=activation.valid_from,
+            valid_to=activation.valid_to,
+            activation_id=activation.mrid,
+            revision=activation.revision,
+        )
+        for line in plan.lines
+        if line.device_id in device_ids
+    ]
+
+
 def answer_document(conn: psycopg.Connection, response: Any) -> bytes:
     """The answer's document; a changed answer goes as the next revision of its mRID.
 
@@ -351,23 +369,32 @@ def dispatch(
     reasons: dict[str, str] = {}
     sent_at = datetime.now(UTC)
     to_send = _requests(plan, activation, earlier)
+    # devices whose batch got no answer may have taken the setpoint: their share moves on, and
+    # they are sent back to their own power, or the pool would deliver their share twice
+    unreleased: set[str] = set()
     rounds = 0
     while to_send and rounds < MAX_ROUNDS:
         rounds += 1
         results = cloud.send_setpoints(to_send)
         refused = {r.device_id: r.reason or r.status for r in results if not r.accepted}
-        if not refused:
-            break
+        for result in results:
+            if result.device_id in unreleased and result.accepted:
+                unreleased.discard(result.device_id)
+                reasons[result.device_id] += "; sent back to its own power"
+        unreleased |= {r.device_id for r in results if r.status == UNANSWERED}
         failed |= set(refused)
-        reasons |= refused
-        before = plan.setpoints_kw()
-        plan = reallocate(plan, failed)
-        changed = {
-            line.device_id
-            for line in plan.lines
-            if line.device_id not in failed and line.setpoint_kw != before[line.device_id]
-        }
-        to_send = [r for r in _requests(plan, activation, earlier) if r.device_id in changed]
+        reasons |= {d: why for d, why in refused.items() if d not in reasons}
+        to_send = []
+        if refused:
+            before = plan.setpoints_kw()
+            plan = reallocate(plan, failed)
+            changed = {
+                line.device_id
+                for line in plan.lines
+                if line.device_id not in failed and line.setpoint_kw != before[line.device_id]
+            }
+            to_send = [r for r in _requests(plan, activation, earlier) if r.device_id in changed]
+        to_send += _releases(plan, activation, unreleased)
     activated_mw = (plan.dispatched_kw / _KW_PER_MW).quantize(Decimal("0.001"))
     _store_plan(conn, activation, plan, failed, reasons, sent_at, run_id)
     if activation.requested_mw == 0:  # the TSO ended it: devices released, nothing to answer

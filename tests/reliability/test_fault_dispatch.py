@@ -266,8 +266,39 @@ def test_a_batch_the_device_cloud_never_answers_is_moved_to_the_others_and_recor
     accepted = sum(s[0] for s in setpoints.values() if s[1] == "accepted")
     assert accepted == run["planned"]  # what the answer claims is what the devices took
     assert run["response"] in ("activated", "partially_activated")
-    assert not {s["device_id"] for s in _book_entries(world, mrid)} & set(failed)
+    # the cloud never got the setpoint; the release that followed holds it at its own power
+    own = dict(
+        _query(
+            world.url,
+            "select device_id, target_kw from raw.dispatch_setpoints where activation_id = %s",
+            (mrid,),
+        )
+    )
+    for held in _book_entries(world, mrid):
+        if held["device_id"] in failed:
+            assert Decimal(str(held["target_kw"])) == own[held["device_id"]]
     assert _answer_acknowledgement(world.url, mrid) == "accepted"
+
+
+def test_a_batch_taken_without_an_answer_is_moved_and_the_device_sent_back(calm, daemon):
+    world = calm
+    # the device cloud takes the first batch every time but answers too late each time
+    world.cloud.faults.delay("POST", SETPOINTS_PATH, seconds=TIMEOUT_S + 0.5, times=3)
+    mrid, result, _ = _dispatch(daemon, world, "0.300")
+    assert result.success, _failure_text(result)
+    setpoints = _setpoints(world.url, mrid)
+    [(device, (setpoint, _, reason))] = [(d, s) for d, s in setpoints.items() if s[1] == "failed"]
+    assert setpoint == 0 and "no answer" in reason and "sent back to its own power" in reason
+    # the cloud holds the device at its own power, not at the setpoint it took silently
+    [(current,)] = _query(
+        world.url,
+        "select target_kw from raw.dispatch_setpoints where activation_id = %s and device_id = %s",
+        (mrid, device),
+    )
+    [held] = [s for s in _book_entries(world, mrid) if s["device_id"] == device]
+    assert Decimal(str(held["target_kw"])) == current
+    accepted = sum(s[0] for s in setpoints.values() if s[1] == "accepted")
+    assert accepted == _run_row(world.url, mrid)["planned"]
 
 
 def test_half_the_fleet_refusing_is_reallocated_within_three_rounds_and_answered(calm, daemon):
