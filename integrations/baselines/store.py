@@ -11,6 +11,7 @@ import pandas as pd
 import psycopg
 
 from domain.baselines.backtest import ACCURACY_COLUMNS
+from integrations.activation_runs import ACTIVATION_RUNS_CTE
 
 #: The columns of raw.pool_baselines a run writes, in COPY order.
 BASELINE_COLUMNS = (
@@ -71,19 +72,10 @@ def pool_minute_series(
     return series
 
 
-ACTIVATION_WINDOWS_SQL = """
-with revisions as (
-    select
-        activation_id,
-        pool_id,
-        min(valid_from) over (partition by activation_id) as first_from,
-        case when requested_mw = 0 then valid_from else valid_to end as ran_to,
-        row_number() over (partition by activation_id order by revision desc) as newest
-    from raw.tso_activations
-)
+ACTIVATION_WINDOWS_SQL = f"""{ACTIVATION_RUNS_CTE}
 select activation_id, pool_id, first_from, ran_to
-from revisions
-where newest = 1 and ran_to > first_from and ran_to > %(start)s and first_from < %(end)s
+from activation_runs
+where ran_to > %(start)s and first_from < %(end)s
 order by activation_id
 """
 

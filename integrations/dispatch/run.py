@@ -289,16 +289,20 @@ def _earlier_devices(conn: psycopg.Connection, activation: Activation) -> set[st
     return {row[0] for row in rows}
 
 
+def _setpoint(activation: Activation, device_id: str, target_kw: Decimal) -> SetpointRequest:
+    return SetpointRequest(
+        device_id=device_id,
+        target_kw=target_kw,
+        valid_from=activation.valid_from,
+        valid_to=activation.valid_to,
+        activation_id=activation.mrid,
+        revision=activation.revision,
+    )
+
+
 def _requests(plan: DispatchPlan, activation: Activation, also: set[str]) -> list[SetpointRequest]:
     return [
-        SetpointRequest(
-            device_id=line.device_id,
-            target_kw=line.target_kw,
-            valid_from=activation.valid_from,
-            valid_to=activation.valid_to,
-            activation_id=activation.mrid,
-            revision=activation.revision,
-        )
+        _setpoint(activation, line.device_id, line.target_kw)
         for line in plan.lines
         if line.status == PLANNED or (line.device_id in also and line.status != FAILED)
     ]
@@ -309,14 +313,7 @@ def _releases(
 ) -> list[SetpointRequest]:
     """Requests that send ``device_ids`` back to their own power for this revision."""
     return [
-        SetpointRequest(
-            device_id=line.device_id,
-            target_kw=line.current_kw,
-            valid_from=activation.valid_from,
-            valid_to=activation.valid_to,
-            activation_id=activation.mrid,
-            revision=activation.revision,
-        )
+        _setpoint(activation, line.device_id, line.current_kw)
         for line in plan.lines
         if line.device_id in device_ids
     ]

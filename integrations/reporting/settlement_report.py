@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
 from integrations.reporting.tables import markdown_table
+from integrations.settlement.reconciliation import IspReconciliation, MonthReconciliation
 
 
 class TsoRow(Protocol):
@@ -25,33 +25,6 @@ class PayoutRow(Protocol):
     """What the totals read of a prosumer row (``ProsumerSettlementRow``)."""
 
     payout_eur: Decimal
-
-
-class IspCheck(Protocol):
-    """Per pool and ISP of the day: ``IspReconciliation``."""
-
-    pool_isps: int
-    pool_isps_off: int
-    off_by_eur: Decimal
-    revenue_eur: Decimal
-    payouts_eur: Decimal
-    aggregator_margin_eur: Decimal
-
-    @property
-    def reconciles(self) -> bool: ...  # noqa: D102
-
-
-class MonthCheck(Protocol):
-    """Per month: ``MonthReconciliation``."""
-
-    month: date
-    revenue_eur: Decimal
-    statements_eur: Decimal
-    payouts_eur: Decimal
-    aggregator_margin_eur: Decimal
-
-    @property
-    def reconciles(self) -> bool: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -98,7 +71,7 @@ def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def reconciliation_markdown(isps: IspCheck, month: MonthCheck) -> str:
+def reconciliation_markdown(isps: IspReconciliation, month: MonthReconciliation) -> str:
     """The two reconciliation rules, each with its sums and the verdict to the cent."""
     isp_verdict = yes_no(isps.reconciles)
     if not isps.reconciles:

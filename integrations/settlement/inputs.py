@@ -37,6 +37,7 @@ from domain.settlement.day import DayInputs, day_bounds, needed_energy_isps
 from domain.settlement.delivery import ActivationRequest, PowerSample
 from domain.settlement.prices import TENNET_SOURCE, IspPrices
 from domain.settlement.tso import DEFAULT_PENALTY_RULE, IMBALANCE_MARKET
+from integrations.activation_runs import ACTIVATION_RUNS_CTE
 
 BASELINE_HORIZON_MIN = 10
 #: How far before the day activations are read, to find where an activation block started.
@@ -51,50 +52,21 @@ RULES = (
 # Each activation over the whole time it ran: from its first revision's start to its latest
 # revision's end (or to the start of a latest revision of 0 MW, which ends it), with every
 # revision's start and MW; a revision replaces the request from its start on.
-ACTIVATIONS_SQL = """
-with revisions as (
-    select
-        activation_id,
-        revision,
-        pool_id,
-        direction,
-        requested_mw,
-        valid_from,
-        valid_to,
-        min(valid_from) over (partition by activation_id) as first_from,
-        row_number() over (partition by activation_id order by revision desc) as newest
-    from raw.tso_activations
-),
-
-latest as (
-    select
-        activation_id,
-        revision,
-        pool_id,
-        direction,
-        first_from,
-        case when requested_mw = 0 then valid_from else valid_to end as ran_to
-    from revisions
-    where newest = 1
-)
-
+ACTIVATIONS_SQL = f"""{ACTIVATION_RUNS_CTE}
 select
-    latest.activation_id,
-    latest.revision,
-    latest.pool_id,
-    latest.direction,
-    latest.first_from,
-    latest.ran_to,
+    runs.activation_id,
+    runs.revision,
+    runs.pool_id,
+    runs.direction,
+    runs.first_from,
+    runs.ran_to,
     array_agg(revisions.valid_from order by revisions.revision) as revision_froms,
     array_agg(revisions.requested_mw order by revisions.revision) as revision_mws
-from latest
-inner join revisions on latest.activation_id = revisions.activation_id
-where
-    latest.ran_to > latest.first_from
-    and latest.ran_to > %(lookback)s
-    and latest.first_from < %(day_end)s
+from activation_runs as runs
+inner join raw.tso_activations as revisions on runs.activation_id = revisions.activation_id
+where runs.ran_to > %(lookback)s and runs.first_from < %(day_end)s
 group by 1, 2, 3, 4, 5, 6
-order by latest.pool_id, latest.first_from, latest.activation_id
+order by runs.pool_id, runs.first_from, runs.activation_id
 """
 
 # The devices each activation was dispatched to: an accepted setpoint above 0 kW in any revision.
